@@ -1,0 +1,215 @@
+//! Command-line interface definitions.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Least-privilege access gateway for systems that hold electronic protected health
+/// information.
+#[derive(Debug, Parser)]
+#[command(name = "portcullis", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file to read.
+    #[arg(short, long, global = true, default_value = "portcullis.toml", env = "PORTCULLIS_CONFIG")]
+    pub config: PathBuf,
+
+    /// Output format of commands that print data or credentials.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How a command prints what it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned text for people.
+    Table,
+    /// JSON (one document, or JSON Lines for record streams).
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a working directory: configuration, state store, keys, TLS certificate and
+    /// the first admin.
+    Init(InitArgs),
+    /// Run every listener (HTTP API, and the database front ends) until stopped.
+    Serve,
+    /// Obtain an access token with password and TOTP code; the token is the password
+    /// native database clients present.
+    Login(LoginArgs),
+    /// Revoke an access token.
+    Logout(LogoutArgs),
+    /// Manage users and service accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage roles and role memberships.
+    #[command(subcommand)]
+    Role(RoleCommand),
+    /// Verify, follow and search the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Directory to create; must not already hold Portcullis files.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// User name of the first administrator.
+    #[arg(long)]
+    pub admin: String,
+    /// Extra DNS names or addresses the generated TLS certificate is valid for
+    /// (localhost, 127.0.0.1 and ::1 are always included). Repeatable.
+    #[arg(long = "tls-host", value_name = "HOST")]
+    pub tls_hosts: Vec<String>,
+    /// Port of the HTTP API written into the new configuration.
+    #[arg(long, default_value_t = 8443)]
+    pub api_port: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Portcullis user name.
+    #[arg(long, short)]
+    pub user: String,
+    /// Read the password from standard input (first line) instead of a prompt or the
+    /// PORTCULLIS_PASSWORD environment variable.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Current 6-digit TOTP code; prompted for when missing.
+    #[arg(long)]
+    pub totp: Option<String>,
+    /// Token lifetime, such as "1h" or "30m" (default and maximum come from `auth.*`).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub lifetime: Option<std::time::Duration>,
+    /// Base URL of the API; defaults to `api.listen` of the configuration.
+    #[arg(long)]
+    pub api_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// Read the token to revoke from standard input instead of PORTCULLIS_TOKEN.
+    #[arg(long)]
+    pub token_stdin: bool,
+    /// Base URL of the API; defaults to `api.listen` of the configuration.
+    #[arg(long)]
+    pub api_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; prints a one-time password and the TOTP enrollment URI once.
+    Add(UserAddArgs),
+    /// List users.
+    List,
+    /// Show one user with roles.
+    Show { name: String },
+    /// Disable a user and revoke all their tokens at once.
+    Disable { name: String },
+    /// Enable a disabled user.
+    Enable { name: String },
+    /// Replace a user's TOTP secret; prints the new enrollment URI once.
+    ResetMfa { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// Unique user name (lowercase letters, digits, `_`, `.`, `-`; starts with a letter).
+    pub name: String,
+    /// Create a service account for a program; requires --owner.
+    #[arg(long, requires = "owner")]
+    pub service: bool,
+    /// Human user accountable for the service account.
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Full name shown in listings and audit searches.
+    #[arg(long)]
+    pub display_name: Option<String>,
+    /// Department attribute used by policies (for example "cardiology").
+    #[arg(long)]
+    pub department: Option<String>,
+    /// Job role attribute used by policies (for example "physician").
+    #[arg(long)]
+    pub job_role: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RoleCommand {
+    /// Create a role.
+    Add {
+        name: String,
+        /// What the role is for.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List roles with member counts.
+    List,
+    /// Add a user to a role.
+    Grant { role: String, user: String },
+    /// Remove a user from a role.
+    Revoke { role: String, user: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain, every checkpoint signature and the anchor; exits 0 when
+    /// intact, 1 naming the first bad record otherwise.
+    Verify(AuditVerifyArgs),
+    /// Print the newest records.
+    Tail(AuditTailArgs),
+    /// Print the records that match every given filter.
+    Search(AuditSearchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// Audit directory to verify instead of `audit.dir` (for copies and backups).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditTailArgs {
+    /// Number of records to print.
+    #[arg(short = 'n', long, default_value_t = 20)]
+    pub lines: usize,
+    /// Show encrypted payloads (statement text, parameters) in clear; needs the master key.
+    #[arg(long)]
+    pub decrypt: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditSearchArgs {
+    /// Only records whose actor is this user name.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Only records whose event type starts with this text (for example "auth.").
+    #[arg(long)]
+    pub event: Option<String>,
+    /// Only records at or after this time (RFC 3339, for example 2026-01-31T08:00:00Z).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only records before this time (RFC 3339).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only records about this target.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Only records with this outcome (success, failure, denied, error).
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// Only records from this client address.
+    #[arg(long)]
+    pub client: Option<IpAddr>,
+    /// Show encrypted payloads in clear; needs the master key.
+    #[arg(long)]
+    pub decrypt: bool,
+    /// Stop after this many records.
+    #[arg(long, default_value_t = 1000)]
+    pub limit: usize,
+}
