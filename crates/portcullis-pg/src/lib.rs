@@ -1,0 +1,45 @@
+//! PostgreSQL front end of the Portcullis gateway.
+//!
+//! Clients connect with any PostgreSQL client: user = Portcullis user,
+//! password = token, database = target name. The gateway negotiates TLS
+//! (`startup`), authenticates the token with SCRAM (`scram`, `auth`),
+//! requests a grant from the [`Authority`], connects upstream with credentials
+//! only it holds (`upstream`), and relays the protocol byte-exact
+//! (`relay`, `admit`, `responses`, `extended`), recording each
+//! session and statement write-ahead through [`Authority::record`].
+//!
+//! Start with [`PgGateway`], a [`ListenerConfig`] and an [`Authority`].
+//! [`codec`] is the pure wire codec the rest is built on.
+
+pub mod codec;
+
+mod admit;
+mod auth;
+mod authority;
+mod cancel;
+mod config;
+mod error;
+mod events;
+mod extended;
+mod listener;
+mod params;
+mod registry;
+mod relay;
+mod responses;
+mod scram;
+mod session;
+mod startup;
+mod tls;
+mod upstream;
+mod wire;
+
+pub use authority::{
+    AllowAll, AuditUnavailable, Authority, AuthorityError, AuthorizeRequest, Denial,
+    ScramVerifiers, SessionGrant, SessionId, SessionIdentity, StatementCheck, StatementRequest,
+    TlsInfo, TokenId, TokenVerifier, UpstreamTarget, UpstreamTls, Verdict,
+};
+pub use config::{AuthMethod, Limits, ListenerConfig, PlaintextPolicy};
+pub use events::{Completion, EndReason, SessionEvent, StatementNumber, StatementText};
+pub use listener::{ConfigError, PgGateway};
+pub use registry::{SessionRegistry, SessionSummary};
+pub use relay::relay_peak_buffered_bytes;

@@ -1,0 +1,236 @@
+//! Client startup parameters: which the gateway accepts, and what it sends upstream.
+//!
+//! Run-time parameter names are case-insensitive in PostgreSQL, so the
+//! allow-list is matched without regard to case; the client's spelling is
+//! forwarded.
+
+use crate::authority::SessionId;
+use crate::error::ClientError;
+
+/// Run-time parameters a client may set at startup or in `options -c`.
+/// None of them changes who the upstream session acts as.
+const ALLOWED: &[&str] = &[
+    "application_name",
+    "client_encoding",
+    "DateStyle",
+    "TimeZone",
+    "extra_float_digits",
+    "search_path",
+    "IntervalStyle",
+    "bytea_output",
+    "lc_monetary",
+    "lc_numeric",
+    "lc_time",
+    "statement_timeout",
+    "lock_timeout",
+    "idle_in_transaction_session_timeout",
+    "default_transaction_isolation",
+    "default_transaction_read_only",
+    "default_transaction_deferrable",
+    "standard_conforming_strings",
+    "geqo",
+    "intervalstyle",
+    "timezone_abbreviations",
+    "xmlbinary",
+    "xmloption",
+    "jit",
+];
+
+/// Parameters that would change identity or open a replication connection.
+const REFUSED: &[(&str, &str)] = &[
+    ("role", "setting \"role\" at startup is not allowed; the gateway connects with the target's own role"),
+    (
+        "session_authorization",
+        "setting \"session_authorization\" at startup is not allowed; the gateway connects with the target's own role",
+    ),
+    ("replication", "replication connections are not supported through the gateway"),
+];
+
+/// Client encodings whose text the gateway can read. The codec requires
+/// UTF-8 text, and SQL_ASCII passes the server's UTF-8 bytes through.
+const ENCODINGS: &[&str] = &["UTF8", "UTF-8", "UNICODE", "SQL_ASCII"];
+
+/// Checked startup parameters.
+#[derive(Clone, Debug)]
+pub(crate) struct ClientParameters {
+    /// Portcullis user name.
+    pub(crate) user: String,
+    /// Target name; defaults to the user name, as PostgreSQL's database does.
+    pub(crate) target: String,
+    /// The client's own `application_name`, if it sent one.
+    pub(crate) application_name: Option<String>,
+    /// Allowed parameters to forward, in the order received.
+    pub(crate) forwarded: Vec<(String, String)>,
+}
+
+/// Checks the StartupMessage parameters against the allow-list.
+pub(crate) fn check_parameters(
+    parameters: &[(&str, &str)],
+) -> Result<ClientParameters, ClientError> {
+    let mut user = None;
+    let mut target = None;
+    let mut application_name = None;
+    let mut forwarded = Vec::new();
+
+    for &(name, value) in parameters {
+        match name {
+            "user" => user = Some(value.to_owned()),
+            "database" => target = Some(value.to_owned()),
+            "application_name" => application_name = Some(value.to_owned()),
+            "options" => {
+                check_options(value)?;
+                forwarded.push((name.to_owned(), value.to_owned()));
+            }
+            _ if name.starts_with("_pq_.") => {}
+            _ if name == "replication" && is_false(value) => {}
+            _ => {
+                check_setting(name, value)?;
+                forwarded.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    let user = user
+        .filter(|user| !user.is_empty())
+        .ok_or(ClientError::MissingUser)?;
+    let target = target
+        .filter(|target| !target.is_empty())
+        .unwrap_or_else(|| user.clone());
+    Ok(ClientParameters {
+        user,
+        target,
+        application_name,
+        forwarded,
+    })
+}
+
+fn check_setting(name: &str, value: &str) -> Result<(), ClientError> {
+    if let Some((_, message)) = REFUSED
+        .iter()
+        .find(|(refused, _)| refused.eq_ignore_ascii_case(name))
+    {
+        return Err(ClientError::ParameterNotAllowed((*message).to_owned()));
+    }
+    if !ALLOWED
+        .iter()
+        .any(|allowed| allowed.eq_ignore_ascii_case(name))
+    {
+        return Err(ClientError::ParameterNotSupported(format!(
+            "startup parameter \"{name}\" is not supported by the gateway; allowed: {}",
+            ALLOWED.join(", ")
+        )));
+    }
+    if name.eq_ignore_ascii_case("client_encoding")
+        && !ENCODINGS.iter().any(|e| e.eq_ignore_ascii_case(value))
+    {
+        return Err(ClientError::ParameterNotSupported(format!(
+            "client_encoding \"{value}\" is not supported by the gateway; use UTF8"
+        )));
+    }
+    Ok(())
+}
+
+/// PostgreSQL's boolean spellings for "off"; `replication=false` is an
+/// ordinary connection.
+fn is_false(value: &str) -> bool {
+    ["false", "off", "no", "0", "f", "n"]
+        .iter()
+        .any(|v| v.eq_ignore_ascii_case(value))
+}
+
+/// Checks the `options` parameter: only `-c name=value` or `--name=value`
+/// settings from the allow-list. Arguments are split on unescaped spaces,
+/// and a backslash escapes the next character, as in PostgreSQL's
+/// `pg_split_opts`.
+fn check_options(options: &str) -> Result<(), ClientError> {
+    let arguments = split_options(options);
+    let mut iter = arguments.iter();
+    while let Some(argument) = iter.next() {
+        let setting = if argument == "-c" {
+            iter.next().map(String::as_str)
+        } else if let Some(rest) = argument.strip_prefix("--") {
+            Some(rest)
+        } else {
+            argument.strip_prefix("-c")
+        };
+        let Some((name, value)) = setting.and_then(|setting| setting.split_once('=')) else {
+            return Err(ClientError::ParameterNotSupported(format!(
+                "startup option \"{argument}\" is not supported by the gateway; only -c name=value settings are"
+            )));
+        };
+        check_setting(&name.replace('-', "_"), value)?;
+    }
+    Ok(())
+}
+
+fn split_options(options: &str) -> Vec<String> {
+    let mut arguments = Vec::new();
+    let mut current = String::new();
+    let mut chars = options.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => current.extend(chars.next()),
+            c if c.is_ascii_whitespace() => {
+                if !current.is_empty() {
+                    arguments.push(std::mem::take(&mut current));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        arguments.push(current);
+    }
+    arguments
+}
+
+/// Builds the upstream `application_name`: `portcullis:<user>:<session>`,
+/// then `:` and the client's own name if it sent one. PostgreSQL truncates
+/// the value to 63 bytes, so a long user name can cut off the suffix.
+pub(crate) fn upstream_application_name(
+    user: &str,
+    session: SessionId,
+    client: Option<&str>,
+) -> String {
+    let base = format!("portcullis:{user}:{session}");
+    match client.filter(|name| !name.is_empty()) {
+        Some(name) => format!("{base}:{name}"),
+        None => base,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_parameters_refused() {
+        for name in ["role", "session_authorization", "replication", "ROLE"] {
+            let result = check_parameters(&[("user", "alice"), (name, "postgres")]);
+            assert!(
+                matches!(result, Err(ClientError::ParameterNotAllowed(_))),
+                "{name} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn options_checked_against_allow_list() {
+        assert!(check_options("-c search_path=public --statement-timeout=5s").is_ok());
+        assert!(check_options("-csearch_path=a\\ b").is_ok());
+        assert!(matches!(
+            check_options("-c role=postgres"),
+            Err(ClientError::ParameterNotAllowed(_))
+        ));
+        assert!(check_options("-c log_statement=none").is_err());
+        assert!(check_options("-d 5").is_err());
+    }
+
+    #[test]
+    fn target_defaults_to_user() {
+        let parameters =
+            check_parameters(&[("user", "alice"), ("replication", "false")]).expect("valid");
+        assert_eq!(parameters.target, "alice");
+        assert!(parameters.forwarded.is_empty());
+    }
+}
