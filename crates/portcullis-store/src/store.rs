@@ -1,0 +1,225 @@
+//! The state store trait and the records it reads and writes.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use portcullis_core::{
+    AccountKind, FailureRecord, LockoutPolicy, Role, RoleGrant, RoleId, RoleName, TokenHash,
+    TokenId, TokenRecord, User, UserId, UserName,
+};
+use time::OffsetDateTime;
+
+use crate::error::StoreError;
+
+/// A user to create, with initial credentials.
+#[derive(Clone)]
+pub struct NewUser {
+    /// Identifier.
+    pub id: UserId,
+    /// Unique login name.
+    pub name: UserName,
+    /// Person or program; a service account's owner must be an enabled human.
+    pub kind: AccountKind,
+    /// Name shown to people.
+    pub display_name: String,
+    /// Department attribute.
+    pub department: Option<String>,
+    /// Job role attribute.
+    pub job_role: Option<String>,
+    /// Creation time, also the TOTP enrollment time when a secret is given.
+    pub created_at: OffsetDateTime,
+    /// Argon2id PHC string, or `None` for an account that cannot log in with a password.
+    pub password_hash: Option<String>,
+    /// Whether the user must choose a new password (set for generated passwords).
+    pub password_change_required: bool,
+    /// TOTP secret sealed with the TOTP sub-key, or `None` for no MFA enrollment.
+    pub totp_secret_sealed: Option<Vec<u8>>,
+}
+
+impl fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewUser")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A user's stored credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// Argon2id PHC string, if a password is set.
+    pub password_hash: Option<String>,
+    /// Whether the user must choose a new password.
+    pub password_change_required: bool,
+    /// Sealed TOTP secret, if enrolled.
+    pub totp_secret_sealed: Option<Vec<u8>>,
+    /// Latest accepted TOTP time step.
+    pub totp_last_step: Option<u64>,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("password_set", &self.password_hash.is_some())
+            .field("password_change_required", &self.password_change_required)
+            .field("totp_enrolled", &self.totp_secret_sealed.is_some())
+            .field("totp_last_step", &self.totp_last_step)
+            .finish()
+    }
+}
+
+/// A role a user holds, with the grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleMembership {
+    /// The role.
+    pub role: Role,
+    /// Granting administrator and time.
+    pub grant: RoleGrant,
+}
+
+/// A member of a role, with the grant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleMember {
+    /// The member.
+    pub user: User,
+    /// Granting administrator and time.
+    pub grant: RoleGrant,
+}
+
+/// Persistent state of the gateway: users, credentials, roles, tokens, login failures
+/// and metadata. Implemented for SQLite and PostgreSQL; every method is atomic.
+///
+/// Methods that change one record return [`StoreError::NotFound`] when it does not
+/// exist, unless they return `bool` or a count, which then reports whether anything
+/// changed.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Creates a user. Fails with [`StoreError::Duplicate`] if the name is taken and
+    /// with [`StoreError::InvalidOwner`] if a service account's owner is missing,
+    /// disabled or not human.
+    async fn create_user(&self, new: &NewUser) -> Result<User, StoreError>;
+
+    /// Reads a user by id.
+    async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+
+    /// Reads a user by name.
+    async fn get_user_by_name(&self, name: &UserName) -> Result<Option<User>, StoreError>;
+
+    /// Lists all users, ordered by name.
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+
+    /// Disables or enables a user. Disabling also revokes all of the user's active
+    /// tokens in the same transaction; returns the number of tokens revoked.
+    async fn set_user_disabled(
+        &self,
+        id: UserId,
+        disabled: bool,
+        at: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+
+    /// Replaces the department and job role attributes.
+    async fn set_user_attributes(
+        &self,
+        id: UserId,
+        department: Option<&str>,
+        job_role: Option<&str>,
+    ) -> Result<(), StoreError>;
+
+    /// Reads a user's credentials.
+    async fn get_credentials(&self, id: UserId) -> Result<Option<Credentials>, StoreError>;
+
+    /// Replaces the password hash.
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        phc: &str,
+        change_required: bool,
+    ) -> Result<(), StoreError>;
+
+    /// Replaces the sealed TOTP secret and sets the enrollment time to `at`, or clears
+    /// both with `None`. Either way the replay guard starts over.
+    async fn set_totp_secret(
+        &self,
+        id: UserId,
+        sealed: Option<&[u8]>,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Records `step` as the user's latest accepted TOTP step if it is later than the
+    /// previous one, as one atomic compare-and-set. Returns `false` for a replayed or
+    /// older step, which the caller must reject.
+    async fn accept_totp_step(&self, id: UserId, step: u64) -> Result<bool, StoreError>;
+
+    /// Creates a role. Fails with [`StoreError::Duplicate`] if the name is taken.
+    async fn create_role(&self, role: &Role) -> Result<(), StoreError>;
+
+    /// Reads a role by name.
+    async fn get_role_by_name(&self, name: &RoleName) -> Result<Option<Role>, StoreError>;
+
+    /// Lists all roles, ordered by name.
+    async fn list_roles(&self) -> Result<Vec<Role>, StoreError>;
+
+    /// Grants a role. Returns `false` if the user already held it (the existing grant
+    /// is kept). Fails with [`StoreError::NotFound`] if the user, role or granting
+    /// user does not exist.
+    async fn grant_role(&self, grant: &RoleGrant) -> Result<bool, StoreError>;
+
+    /// Revokes a role; returns `false` if the user did not hold it.
+    async fn revoke_role(&self, user: UserId, role: RoleId) -> Result<bool, StoreError>;
+
+    /// Lists the roles a user holds, ordered by role name.
+    async fn list_user_roles(&self, user: UserId) -> Result<Vec<RoleMembership>, StoreError>;
+
+    /// Lists the members of a role, ordered by user name.
+    async fn list_role_members(&self, role: RoleId) -> Result<Vec<RoleMember>, StoreError>;
+
+    /// Stores a newly issued token.
+    async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+
+    /// Finds a token by the hash of its text.
+    async fn get_token_by_hash(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Revokes one token; returns `false` if it does not exist or was already revoked.
+    async fn revoke_token(&self, id: TokenId, at: OffsetDateTime) -> Result<bool, StoreError>;
+
+    /// Revokes all of a user's unrevoked tokens; returns how many.
+    async fn revoke_user_tokens(&self, user: UserId, at: OffsetDateTime)
+        -> Result<u64, StoreError>;
+
+    /// Lists a user's tokens that are neither revoked nor expired at `now`, newest first.
+    async fn list_active_tokens(
+        &self,
+        user: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Deletes tokens that expired before `now`, revoked or not; returns how many.
+    async fn delete_expired_tokens(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// Reads the failure record of a key such as `user:alice` or `addr:192.0.2.7`.
+    async fn get_auth_failures(&self, key: &str) -> Result<Option<FailureRecord>, StoreError>;
+
+    /// Adds one failure at `now` to a key under `policy` and returns the new record,
+    /// reading and writing in one transaction so concurrent failures all count.
+    async fn record_auth_failure(
+        &self,
+        key: &str,
+        policy: &LockoutPolicy,
+        now: OffsetDateTime,
+    ) -> Result<FailureRecord, StoreError>;
+
+    /// Deletes a key's failure record, after a successful login.
+    async fn clear_auth_failures(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Reads a metadata value.
+    async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// Writes a metadata value, replacing any previous one.
+    async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    /// Closes the store's connections; later calls fail.
+    async fn close(&self);
+}
