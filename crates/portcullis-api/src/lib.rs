@@ -1,0 +1,32 @@
+//! HTTP API of Portcullis: login with password and TOTP, token revocation, health and
+//! readiness probes, Prometheus metrics and the OpenAPI document that describes them.
+//!
+//! Every route that issues or revokes a credential appends its audit record before it
+//! answers; when the audit log cannot be written the request fails with 503 and the
+//! credential is not handed out.
+
+mod error;
+mod health;
+mod login;
+mod openapi;
+mod server;
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use portcullis_audit::AuditLog;
+use portcullis_store::accounts::Accounts;
+
+pub use error::ApiError;
+pub use openapi::openapi_document;
+pub use server::{router, serve, ServeError};
+
+/// What the handlers share.
+pub struct ApiState {
+    /// Account flows over the state store.
+    pub accounts: Arc<Accounts>,
+    /// The audit log every credential event goes to.
+    pub audit: AuditLog,
+    /// Renders the process's metrics for `/metrics`; `None` serves an empty page.
+    pub metrics: Option<PrometheusHandle>,
+}
