@@ -150,7 +150,13 @@ pub enum RoleCommand {
     /// List roles with member counts.
     List,
     /// Add a user to a role.
-    Grant { role: String, user: String },
+    Grant {
+        role: String,
+        user: String,
+        /// Administrator recorded as granting the role.
+        #[arg(long = "by", value_name = "ADMIN")]
+        granted_by: String,
+    },
     /// Remove a user from a role.
     Revoke { role: String, user: String },
 }

@@ -1,11 +1,71 @@
 //! The `portcullis` command: wiring only. Each subcommand lives in `commands/`.
 
 mod cli;
+mod commands;
+mod context;
+mod files;
+mod logging;
+mod output;
 mod tls;
+
+use std::process::ExitCode;
 
 use clap::Parser;
 
-fn main() {
-    let cli = cli::Cli::parse();
-    println!("{:?}", cli.command);
+use crate::cli::{Cli, Command};
+use crate::context::Context;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let output = cli.output;
+    match &cli.command {
+        Command::Init(args) => {
+            logging::init_default();
+            commands::init::run(args, output).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Login(args) => {
+            let config = portcullis_core::config::Config::load(&cli.config)?;
+            commands::login::login(&config, args, output).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Logout(args) => {
+            let config = portcullis_core::config::Config::load(&cli.config)?;
+            commands::login::logout(&config, args).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
+
+    let context = Context::load(&cli.config)?;
+    if matches!(cli.command, Command::Serve) {
+        logging::init(&context.config.log)?;
+    } else {
+        logging::init_default();
+    }
+    match cli.command {
+        Command::Serve => commands::serve::run(context).await?,
+        Command::User(command) => commands::user::run(&context, &command, output).await?,
+        Command::Role(command) => commands::role::run(&context, &command, output).await?,
+        Command::Audit(command) => return commands::audit::run(&context, &command, output).await,
+        Command::Init(_) | Command::Login(_) | Command::Logout(_) => {}
+    }
+    Ok(ExitCode::SUCCESS)
 }

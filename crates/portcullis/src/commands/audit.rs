@@ -1,0 +1,155 @@
+//! `portcullis audit verify|tail|search`.
+
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Context as _, Result};
+use portcullis_audit::{read_records, AuditConfig, Outcome, ReadRecord, RecordFilter};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::cli::{AuditCommand, AuditSearchArgs, AuditVerifyArgs, OutputFormat};
+use crate::context::Context;
+use crate::output::{print_table, rfc3339};
+
+pub async fn run(context: &Context, command: &AuditCommand, output: OutputFormat) -> Result<ExitCode> {
+    match command {
+        AuditCommand::Verify(args) => verify(context, args, output),
+        AuditCommand::Tail(args) => {
+            let records = collect(context, RecordFilter::default(), args.decrypt, usize::MAX)?;
+            let start = records.len().saturating_sub(args.lines);
+            print_records(&records[start..], output);
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Search(args) => {
+            let filter = search_filter(context, args).await?;
+            let records = collect(context, filter, args.decrypt, args.limit)?;
+            let records: Vec<ReadRecord> = match args.client {
+                Some(client) => records
+                    .into_iter()
+                    .filter(|read| read.record.client_addr.as_deref() == Some(client.to_string().as_str()))
+                    .collect(),
+                None => records,
+            };
+            print_records(&records, output);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn verify(context: &Context, args: &AuditVerifyArgs, output: OutputFormat) -> Result<ExitCode> {
+    let config = match &args.dir {
+        Some(dir) => AuditConfig::new(dir),
+        None => context.audit_config(),
+    };
+    let key = context.verifying_key()?;
+    match portcullis_audit::verify(&config.log_path(), &config.anchor_path(), &key) {
+        Ok(report) => {
+            if output == OutputFormat::Json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "intact": true,
+                        "records": report.records,
+                        "last_seq": report.last_seq,
+                        "checkpoints": report.checkpoints,
+                        "anchor_seq": report.anchor_seq,
+                        "unanchored_records": report.unanchored_records,
+                    })
+                );
+            } else {
+                println!(
+                    "audit log intact: {} records (last seq {}), {} signed checkpoints, anchored through seq {}",
+                    report.records, report.last_seq, report.checkpoints, report.anchor_seq
+                );
+                if report.unanchored_records > 0 {
+                    println!(
+                        "note: {} newest record(s) are not yet covered by a signed checkpoint",
+                        report.unanchored_records
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            if output == OutputFormat::Json {
+                println!(
+                    "{}",
+                    serde_json::json!({"intact": false, "first_bad_seq": error.seq(), "error": error.to_string()})
+                );
+            } else {
+                eprintln!("audit log verification FAILED: {error}");
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+async fn search_filter(context: &Context, args: &AuditSearchArgs) -> Result<RecordFilter> {
+    let actor = match &args.user {
+        Some(name) => {
+            let store = context.open_store().await?;
+            let accounts = context.accounts(store)?;
+            Some(crate::commands::user::find_user(&accounts, name).await?.id.0)
+        }
+        None => None,
+    };
+    Ok(RecordFilter {
+        actor,
+        event_type_prefix: args.event.clone(),
+        since: args.since.as_deref().map(parse_time).transpose()?,
+        until: args.until.as_deref().map(parse_time).transpose()?,
+        target: args.target.clone(),
+        outcome: args.outcome.as_deref().map(parse_outcome).transpose()?,
+        from_seq: None,
+    })
+}
+
+fn parse_time(text: &str) -> Result<OffsetDateTime> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .with_context(|| format!("invalid time {text:?}: expected RFC 3339 such as 2026-01-31T08:00:00Z"))
+}
+
+fn parse_outcome(text: &str) -> Result<Outcome> {
+    serde_json::from_value(serde_json::Value::from(text))
+        .map_err(|_| anyhow!("invalid outcome {text:?}: expected success, failure, denied or error"))
+}
+
+fn collect(context: &Context, filter: RecordFilter, decrypt: bool, limit: usize) -> Result<Vec<ReadRecord>> {
+    let payload_key = decrypt.then(|| context.payload_key());
+    let path = context.audit_config().log_path();
+    let reader = read_records(&path, filter, payload_key.as_ref())
+        .with_context(|| format!("reading the audit log {}", path.display()))?;
+    let mut records = Vec::new();
+    for record in reader {
+        records.push(record?);
+        if records.len() >= limit {
+            break;
+        }
+    }
+    Ok(records)
+}
+
+fn print_records(records: &[ReadRecord], output: OutputFormat) {
+    if output == OutputFormat::Json {
+        for record in records {
+            println!("{}", record.to_json());
+        }
+        return;
+    }
+    let rows = records
+        .iter()
+        .map(|read| {
+            let record = &read.record;
+            vec![
+                record.seq.to_string(),
+                rfc3339(record.timestamp),
+                record.event_type.clone(),
+                record.outcome.as_str().to_string(),
+                record.actor.map(|actor| actor.to_string()).unwrap_or_default(),
+                record.target.clone().unwrap_or_default(),
+                record.subject.clone(),
+            ]
+        })
+        .collect();
+    print_table(&["SEQ", "TIME", "EVENT", "OUTCOME", "ACTOR", "TARGET", "SUBJECT"], rows);
+}

@@ -1,0 +1,8 @@
+//! One module per top-level command.
+
+pub mod audit;
+pub mod init;
+pub mod login;
+pub mod role;
+pub mod serve;
+pub mod user;

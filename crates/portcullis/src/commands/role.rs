@@ -1,0 +1,118 @@
+//! `portcullis role add|list|grant|revoke`.
+
+use anyhow::{anyhow, bail, Result};
+use portcullis_audit::{event_types, AuditEvent, Outcome};
+use portcullis_core::{Role, RoleGrant, RoleId, RoleName};
+use portcullis_store::Store;
+
+use crate::cli::{OutputFormat, RoleCommand};
+use crate::commands::user::find_user;
+use crate::context::{operator, Context};
+use crate::output::print_table;
+
+pub async fn run(context: &Context, command: &RoleCommand, output: OutputFormat) -> Result<()> {
+    let store = context.open_store().await?;
+    if let RoleCommand::List = command {
+        return list(store.as_ref(), output).await;
+    }
+    let accounts = context.accounts(store.clone())?;
+    let audit = context.open_audit().await?;
+    let operator = operator();
+
+    let result = async {
+        match command {
+            RoleCommand::Add { name, description } => {
+                let role = Role {
+                    id: RoleId::new_random(),
+                    name: RoleName::new(name)?,
+                    description: description.clone(),
+                    created_at: time::OffsetDateTime::now_utc(),
+                };
+                audit
+                    .append(
+                        AuditEvent::new(event_types::ROLE_CREATED, role.name.to_string(), Outcome::Success)
+                            .meta("role_id", role.id.to_string())
+                            .meta("operator", operator.clone()),
+                    )
+                    .await?;
+                store.create_role(&role).await?;
+                println!("Created role {}", role.name);
+            }
+            RoleCommand::Grant { role, user, granted_by } => {
+                let role = find_role(store.as_ref(), role).await?;
+                let user = find_user(&accounts, user).await?;
+                let admin = find_user(&accounts, granted_by).await?;
+                audit
+                    .append(
+                        AuditEvent::new(event_types::ROLE_GRANTED, format!("{} to {}", role.name, user.name), Outcome::Success)
+                            .meta("user_id", user.id.to_string())
+                            .meta("role", role.name.to_string())
+                            .meta("operator", operator.clone())
+                            .actor(admin.id.0),
+                    )
+                    .await?;
+                let grant = RoleGrant {
+                    user_id: user.id,
+                    role_id: role.id,
+                    granted_by: admin.id,
+                    granted_at: time::OffsetDateTime::now_utc(),
+                };
+                if store.grant_role(&grant).await? {
+                    println!("Granted role {} to {}", role.name, user.name);
+                } else {
+                    println!("{} already holds role {}", user.name, role.name);
+                }
+            }
+            RoleCommand::Revoke { role, user } => {
+                let role = find_role(store.as_ref(), role).await?;
+                let user = find_user(&accounts, user).await?;
+                audit
+                    .append(
+                        AuditEvent::new(event_types::ROLE_REVOKED, format!("{} from {}", role.name, user.name), Outcome::Success)
+                            .meta("user_id", user.id.to_string())
+                            .meta("role", role.name.to_string())
+                            .meta("operator", operator.clone()),
+                    )
+                    .await?;
+                if !store.revoke_role(user.id, role.id).await? {
+                    bail!("{} does not hold role {}", user.name, role.name);
+                }
+                println!("Revoked role {} from {}", role.name, user.name);
+            }
+            RoleCommand::List => {}
+        }
+        Ok::<(), anyhow::Error>(())
+    }
+    .await;
+    audit.shutdown().await?;
+    result
+}
+
+async fn find_role(store: &dyn Store, name: &str) -> Result<Role> {
+    let name = RoleName::new(name)?;
+    store
+        .get_role_by_name(&name)
+        .await?
+        .ok_or_else(|| anyhow!("no role named {name}; `portcullis role list` shows the roles"))
+}
+
+async fn list(store: &dyn Store, output: OutputFormat) -> Result<()> {
+    let roles = store.list_roles().await?;
+    let mut rows = Vec::new();
+    for role in &roles {
+        let members = store.list_role_members(role.id).await?;
+        let names: Vec<String> = members.iter().map(|member| member.user.name.to_string()).collect();
+        if output == OutputFormat::Json {
+            println!(
+                "{}",
+                serde_json::json!({"role": role.name.as_str(), "description": role.description, "members": names})
+            );
+        } else {
+            rows.push(vec![role.name.to_string(), names.join(","), role.description.clone()]);
+        }
+    }
+    if output == OutputFormat::Table {
+        print_table(&["ROLE", "MEMBERS", "DESCRIPTION"], rows);
+    }
+    Ok(())
+}
