@@ -8,7 +8,7 @@
 //!
 //! `docs/configuration.md` documents every option; keep the two in step.
 
-mod duration;
+pub(crate) mod duration;
 mod error;
 mod validate;
 
@@ -343,6 +343,9 @@ pub struct TargetConfig {
     /// Idle timeout for sessions on this target, replacing `postgres.idle_timeout`.
     #[serde(default, with = "duration::optional")]
     pub idle_timeout: Option<Duration>,
+    /// Roles whose members may open sessions on this target. Empty means nobody.
+    #[serde(default)]
+    pub allowed_roles: Vec<String>,
 }
 
 fn default_pg_port() -> u16 {

@@ -1,4 +1,4 @@
-//! Identifiers of users, sessions, tokens and roles.
+//! Identifiers of users, sessions, tokens, roles and targets.
 //!
 //! Each is a random (version 4) UUID wrapped in its own type, so a token id can never
 //! be passed where a user id is expected.
@@ -60,6 +60,10 @@ uuid_id!(
 uuid_id!(
     /// Identifier of a role.
     RoleId
+);
+uuid_id!(
+    /// Identifier of a target database.
+    TargetId
 );
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
-//! Validated names of users and roles.
+//! Validated names of users, roles and targets.
 //!
 //! User names double as PostgreSQL user names on the wire, so the rule keeps them
 //! within PostgreSQL's identifier limit of 63 bytes (longer names are truncated) and
 //! free of characters that need escaping in connection strings. A valid name has 1 to
 //! 63 characters from lowercase ASCII letters, digits, `_`, `.` and `-`, and starts
-//! with a letter. Role names follow the same rule.
+//! with a letter. Role names follow the same rule. Target names, which clients send
+//! as the PostgreSQL database name, follow it too but without `.`.
 
 use std::fmt;
 
@@ -22,7 +23,7 @@ pub enum NameRule {
     TooLong,
     /// The first character is not a lowercase letter.
     MustStartWithLetter,
-    /// A character other than `a-z`, `0-9`, `_`, `.` or `-` appears.
+    /// A character outside the allowed set appears.
     InvalidCharacter(char),
 }
 
@@ -42,12 +43,14 @@ impl fmt::Display for NameRule {
 /// A name that breaks the naming rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "invalid {kind} name {value:?}: {rule}; use 1 to {MAX_NAME_LEN} characters from a-z, 0-9, \
-     `_`, `.` and `-`, starting with a letter"
+    "invalid {kind} name {value:?}: {rule}; use 1 to {MAX_NAME_LEN} characters from {allowed}, \
+     starting with a letter"
 )]
 pub struct NameError {
-    /// `"user"` or `"role"`.
+    /// `"user"`, `"role"` or `"target"`.
     pub kind: &'static str,
+    /// The allowed characters in words, for the message.
+    pub allowed: &'static str,
     /// The rejected value, cut to [`MAX_NAME_LEN`] characters so a huge input stays a
     /// short message.
     pub value: String,
@@ -55,9 +58,39 @@ pub struct NameError {
     pub rule: NameRule,
 }
 
-fn validate(kind: &'static str, value: &str) -> Result<(), NameError> {
+/// Characters of a user or role name.
+struct AccountCharacters;
+/// Characters of a target name.
+struct TargetCharacters;
+
+/// The character set of one kind of name.
+trait CharacterSet {
+    /// The set in words, for error messages.
+    const DESCRIPTION: &'static str;
+    /// Returns whether `c` may appear after the first letter.
+    fn allows(c: char) -> bool;
+}
+
+impl CharacterSet for AccountCharacters {
+    const DESCRIPTION: &'static str = "a-z, 0-9, `_`, `.` and `-`";
+
+    fn allows(c: char) -> bool {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-')
+    }
+}
+
+impl CharacterSet for TargetCharacters {
+    const DESCRIPTION: &'static str = "a-z, 0-9, `_` and `-`";
+
+    fn allows(c: char) -> bool {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-')
+    }
+}
+
+fn validate<C: CharacterSet>(kind: &'static str, value: &str) -> Result<(), NameError> {
     let error = |rule| NameError {
         kind,
+        allowed: C::DESCRIPTION,
         value: value.chars().take(MAX_NAME_LEN).collect(),
         rule,
     };
@@ -71,16 +104,14 @@ fn validate(kind: &'static str, value: &str) -> Result<(), NameError> {
     if !first.is_ascii_lowercase() {
         return Err(error(NameRule::MustStartWithLetter));
     }
-    let allowed =
-        |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-');
-    match value.chars().find(|c| !allowed(*c)) {
+    match value.chars().find(|c| !C::allows(*c)) {
         Some(c) => Err(error(NameRule::InvalidCharacter(c))),
         None => Ok(()),
     }
 }
 
 macro_rules! validated_name {
-    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $characters:ty) => {
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -89,7 +120,7 @@ macro_rules! validated_name {
         impl $name {
             /// Validates `value` against the naming rule.
             pub fn new(value: &str) -> Result<Self, NameError> {
-                validate($kind, value)?;
+                validate::<$characters>($kind, value)?;
                 Ok($name(value.to_owned()))
             }
 
@@ -103,7 +134,7 @@ macro_rules! validated_name {
             type Error = NameError;
 
             fn try_from(value: String) -> Result<Self, Self::Error> {
-                validate($kind, &value)?;
+                validate::<$characters>($kind, &value)?;
                 Ok($name(value))
             }
         }
@@ -131,12 +162,20 @@ macro_rules! validated_name {
 validated_name!(
     /// Name of a user or service account; also its PostgreSQL user name at the gateway.
     UserName,
-    "user"
+    "user",
+    AccountCharacters
 );
 validated_name!(
     /// Name of a role.
     RoleName,
-    "role"
+    "role",
+    AccountCharacters
+);
+validated_name!(
+    /// Name of a target database; clients send it as the PostgreSQL database name.
+    TargetName,
+    "target",
+    TargetCharacters
 );
 
 #[cfg(test)]
@@ -196,6 +235,16 @@ mod tests {
         let error = RoleName::new(&"x".repeat(10_000)).expect_err("too long");
         assert_eq!(error.value.len(), MAX_NAME_LEN);
         assert_eq!(error.kind, "role");
+    }
+
+    #[test]
+    fn target_name_rejects_dot() {
+        assert!(TargetName::new("ehr-prod_2").is_ok());
+        let error = TargetName::new("ehr.prod").expect_err("dot");
+        assert_eq!(error.rule, NameRule::InvalidCharacter('.'));
+        let message = error.to_string();
+        assert!(message.starts_with("invalid target name"), "{message}");
+        assert!(message.contains("a-z, 0-9, `_` and `-`"), "{message}");
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub enum StoreError {
     /// A unique name is already taken.
     #[error("{entity} `{name}` already exists; choose another name")]
     Duplicate {
-        /// `"user"` or `"role"`.
+        /// `"user"`, `"role"` or `"target"`.
         entity: &'static str,
         /// The taken name.
         name: String,
@@ -50,6 +50,14 @@ pub enum StoreError {
         owner: UserId,
         /// Reason for the rejection.
         problem: OwnerProblem,
+    },
+    /// A value cannot be written to its column.
+    #[error("invalid value for column `{column}`: {detail}")]
+    InvalidValue {
+        /// Column name.
+        column: &'static str,
+        /// Description of the problem and the fix.
+        detail: String,
     },
     /// A stored value cannot be decoded, which points at a damaged or foreign database.
     #[error("corrupt store: column `{column}` holds an invalid value ({detail})")]

@@ -1,6 +1,7 @@
 //! Persistent state of Portcullis behind one [`Store`] trait, with a SQLite backend
 //! (embedded, the default) and a PostgreSQL backend (several gateway instances sharing
-//! state), plus the account flows in [`accounts`] built on it. Nothing here depends on
+//! state), plus the account flows in [`accounts`] and the target operations in
+//! [`targets`] built on it. Nothing here depends on
 //! a wire protocol.
 
 pub mod accounts;
@@ -10,6 +11,7 @@ mod migrations;
 mod postgres;
 mod sqlite;
 mod store;
+pub mod targets;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,7 +19,10 @@ use std::sync::Arc;
 pub use error::{OwnerProblem, StoreError};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
-pub use store::{Credentials, NewUser, RoleMember, RoleMembership, Store};
+pub use store::{
+    Credentials, NewUser, RoleMember, RoleMembership, Store, StoredTarget, TokenScramVerifier,
+    UserScramVerifiers,
+};
 
 /// Opens the store at `location` and applies pending migrations.
 ///

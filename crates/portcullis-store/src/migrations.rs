@@ -21,18 +21,32 @@ use crate::error::StoreError;
 type Embedded = (i64, &'static str, &'static str);
 
 /// SQLite migrations in order.
-pub(crate) const SQLITE: &[Embedded] = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
+pub(crate) const SQLITE: &[Embedded] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "scram_targets",
+        include_str!("../migrations/sqlite/0002_scram_targets.sql"),
+    ),
+];
 
 /// PostgreSQL migrations in order.
-pub(crate) const POSTGRES: &[Embedded] = &[(
-    1,
-    "init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+pub(crate) const POSTGRES: &[Embedded] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "scram_targets",
+        include_str!("../migrations/postgres/0002_scram_targets.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct EmbeddedSource(&'static [Embedded]);

@@ -3,15 +3,17 @@
 use std::fmt;
 
 use async_trait::async_trait;
+use portcullis_core::scram::SCRAM_SALT_LEN;
 use portcullis_core::{
-    AccountKind, FailureRecord, LockoutPolicy, Role, RoleGrant, RoleId, RoleName, TokenHash,
-    TokenId, TokenRecord, User, UserId, UserName,
+    AccountKind, FailureRecord, LockoutPolicy, Role, RoleGrant, RoleId, RoleName, ScramKeys,
+    Target, TargetName, TokenHash, TokenId, TokenRecord, User, UserId, UserName,
 };
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
 
-/// A user to create, with initial credentials.
+/// A user to create, with initial credentials. The store gives every new user a random
+/// SCRAM salt and the default iteration count.
 #[derive(Clone)]
 pub struct NewUser {
     /// Identifier.
@@ -58,6 +60,10 @@ pub struct Credentials {
     pub totp_secret_sealed: Option<Vec<u8>>,
     /// Latest accepted TOTP time step.
     pub totp_last_step: Option<u64>,
+    /// Salt of the SCRAM keys of all the user's tokens.
+    pub scram_salt: [u8; SCRAM_SALT_LEN],
+    /// PBKDF2 iteration count of the SCRAM keys of all the user's tokens.
+    pub scram_iterations: u32,
 }
 
 impl fmt::Debug for Credentials {
@@ -67,7 +73,8 @@ impl fmt::Debug for Credentials {
             .field("password_change_required", &self.password_change_required)
             .field("totp_enrolled", &self.totp_secret_sealed.is_some())
             .field("totp_last_step", &self.totp_last_step)
-            .finish()
+            .field("scram_iterations", &self.scram_iterations)
+            .finish_non_exhaustive()
     }
 }
 
@@ -89,8 +96,52 @@ pub struct RoleMember {
     pub grant: RoleGrant,
 }
 
-/// Persistent state of the gateway: users, credentials, roles, tokens, login failures
-/// and metadata. Implemented for SQLite and PostgreSQL; every method is atomic.
+/// The SCRAM verifiers of one enabled user's live tokens. They share one salt and
+/// iteration count, because SCRAM sends those before the client proves which token
+/// it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserScramVerifiers {
+    /// The user.
+    pub user_id: UserId,
+    /// The user's salt.
+    pub salt: [u8; SCRAM_SALT_LEN],
+    /// The user's PBKDF2 iteration count.
+    pub iterations: u32,
+    /// One entry per live token that has SCRAM keys, newest first.
+    pub tokens: Vec<TokenScramVerifier>,
+}
+
+/// The SCRAM keys of one live token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenScramVerifier {
+    /// The token.
+    pub token_id: TokenId,
+    /// StoredKey and ServerKey derived from the token text.
+    pub keys: ScramKeys,
+    /// End of the token's validity, after which a session opened with it ends.
+    pub expires_at: OffsetDateTime,
+}
+
+/// A target with its upstream password sealed under the master key's
+/// target-credentials sub-key, bound to the target id.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredTarget {
+    /// The target.
+    pub target: Target,
+    /// Sealed password of the target's upstream user.
+    pub password_sealed: Vec<u8>,
+}
+
+impl fmt::Debug for StoredTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredTarget")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Persistent state of the gateway: users, credentials, roles, tokens, targets, login
+/// failures and metadata. Implemented for SQLite and PostgreSQL; every method is atomic.
 ///
 /// Methods that change one record return [`StoreError::NotFound`] when it does not
 /// exist, unless they return `bool` or a count, which then reports whether anything
@@ -176,8 +227,9 @@ pub trait Store: Send + Sync {
     /// Lists the members of a role, ordered by user name.
     async fn list_role_members(&self, role: RoleId) -> Result<Vec<RoleMember>, StoreError>;
 
-    /// Stores a newly issued token.
-    async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+    /// Stores a newly issued token with its SCRAM keys, which the caller derives from
+    /// the token text with the owner's salt and iteration count (see [`Credentials`]).
+    async fn insert_token(&self, token: &TokenRecord, scram: &ScramKeys) -> Result<(), StoreError>;
 
     /// Finds a token by the hash of its text.
     async fn get_token_by_hash(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError>;
@@ -196,8 +248,35 @@ pub trait Store: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Vec<TokenRecord>, StoreError>;
 
+    /// Reads the SCRAM salt and iteration count of the user named `user` with the keys
+    /// of the user's tokens that are neither revoked nor expired at `now`. Returns
+    /// `None` for an unknown or disabled user. Tokens issued before the store kept
+    /// SCRAM keys are left out.
+    async fn scram_verifiers(
+        &self,
+        user: &UserName,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserScramVerifiers>, StoreError>;
+
     /// Deletes tokens that expired before `now`, revoked or not; returns how many.
     async fn delete_expired_tokens(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// Creates a target. Fails with [`StoreError::Duplicate`] if the name is taken, with
+    /// [`StoreError::NotFound`] if `created_by` names no user, and with
+    /// [`StoreError::InvalidValue`] if the CA file path is not valid UTF-8.
+    async fn create_target(&self, target: &StoredTarget) -> Result<(), StoreError>;
+
+    /// Reads a target with its sealed password by name.
+    async fn get_target_by_name(
+        &self,
+        name: &TargetName,
+    ) -> Result<Option<StoredTarget>, StoreError>;
+
+    /// Lists all targets, ordered by name, without their passwords.
+    async fn list_targets(&self) -> Result<Vec<Target>, StoreError>;
+
+    /// Deletes a target; returns `false` if no target has this name.
+    async fn remove_target(&self, name: &TargetName) -> Result<bool, StoreError>;
 
     /// Reads the failure record of a key such as `user:alice` or `addr:192.0.2.7`.
     async fn get_auth_failures(&self, key: &str) -> Result<Option<FailureRecord>, StoreError>;

@@ -55,6 +55,18 @@ const CASES: &[Case] = cases![
     suite::login::reset_mfa_replaces_secret,
     suite::login::reset_password_requires_change,
     suite::login::malformed_token_rejected,
+    suite::login::token_for_named_user_checks_owner,
+    suite::login::token_for_disabled_user_rejected,
+    suite::scram::login_stores_derived_scram_keys,
+    suite::scram::scram_verifiers_only_live_tokens,
+    suite::scram::scram_verifiers_none_when_disabled,
+    suite::scram::users_get_distinct_salts,
+    suite::targets::targets_create_get_list_remove,
+    suite::targets::duplicate_target_name_rejected,
+    suite::targets::target_password_sealed_at_rest,
+    suite::targets::target_fields_validated,
+    suite::migrations::migration_0002_upgrades_existing_rows,
+    suite::migrations::insert_without_salt_rejected,
 ];
 
 fn selected_cases() -> impl Iterator<Item = &'static Case> {

@@ -69,13 +69,7 @@ fn validate_targets(config: &Config) -> Result<(), ConfigError> {
 
 /// Target names double as PostgreSQL database names that clients type.
 pub(crate) fn is_target_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_lowercase());
-    starts_with_letter
-        && name.len() <= 63
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    crate::names::TargetName::new(name).is_ok()
 }
 
 fn validate_store(config: &Config) -> Result<(), ConfigError> {

@@ -128,6 +128,9 @@ pub enum LoginError {
     /// Verifying the password could not complete.
     #[error("login failed: password verification task failed: {0}")]
     Task(String),
+    /// Deriving the new token's SCRAM keys could not complete.
+    #[error("login failed: the task deriving the token's SCRAM keys failed: {0}")]
+    ScramTask(String),
     /// The store failed.
     #[error("login failed: {0}")]
     Store(#[from] StoreError),
@@ -162,6 +165,7 @@ impl LoginError {
             LoginError::TotpSecretUnreadable { .. }
             | LoginError::PasswordHash { .. }
             | LoginError::Task(_)
+            | LoginError::ScramTask(_)
             | LoginError::Store(_) => INTERNAL.to_owned(),
         }
     }
@@ -199,6 +203,15 @@ pub enum TokenError {
     /// The owner is disabled.
     #[error("token rejected: user {0} is disabled")]
     UserDisabled(UserId),
+    /// The token belongs to another user than the one named by the client.
+    #[error("token rejected: it belongs to user {owner}, not to the user named {name:?}")]
+    WrongUser {
+        /// The name the client gave, cut to
+        /// [`MAX_NAME_LEN`](portcullis_core::names::MAX_NAME_LEN) characters.
+        name: String,
+        /// The token's owner.
+        owner: UserId,
+    },
     /// The owner no longer exists, which points at a damaged store.
     #[error("token rejected: user {0} not found")]
     UserMissing(UserId),

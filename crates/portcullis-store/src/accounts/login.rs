@@ -6,19 +6,20 @@ use std::time::Duration;
 
 use portcullis_core::clock::saturating_add;
 use portcullis_core::lockout::{address_key, user_key};
+use portcullis_core::scram::derive_scram_keys;
 use portcullis_core::token::generate_token;
 use portcullis_core::totp::verify_code;
 use portcullis_core::{
-    AttemptDecision, LockoutPolicy, PasswordHasher, SecretString, TokenId, TokenRecord, TotpSecret,
-    User, UserName,
+    AttemptDecision, LockoutPolicy, PasswordHasher, ScramKeys, SecretString, TokenId, TokenRecord,
+    TotpSecret, User, UserName,
 };
 use time::OffsetDateTime;
 
 use super::{Accounts, LoginError};
 use crate::store::Credentials;
 
-/// A token issued by a successful login. The token text is shown to its owner once
-/// and only its hash is stored.
+/// A token issued by a successful login. The token text is shown to its owner once,
+/// and the store keeps only its hash and its SCRAM keys.
 #[derive(Debug)]
 pub struct IssuedToken {
     /// Token text for the client.
@@ -218,6 +219,8 @@ impl Accounts {
         Ok(())
     }
 
+    /// Generates a token, derives its SCRAM keys with the user's salt and iteration
+    /// count, and stores both.
     async fn issue_token(
         &self,
         user: User,
@@ -227,6 +230,7 @@ impl Accounts {
         lifetime: Duration,
     ) -> Result<IssuedToken, LoginError> {
         let (token, hash) = generate_token();
+        let scram = derive_token_scram_keys(&token, credentials).await?;
         let record = TokenRecord {
             id: TokenId::new_random(),
             user_id: user.id,
@@ -237,7 +241,7 @@ impl Accounts {
             mfa_at: now,
             source_addr: Some(source),
         };
-        self.store.insert_token(&record).await?;
+        self.store.insert_token(&record, &scram).await?;
         Ok(IssuedToken {
             token,
             record,
@@ -245,6 +249,20 @@ impl Accounts {
             password_change_required: credentials.password_change_required,
         })
     }
+}
+
+/// Derives SCRAM keys on a blocking thread, because PBKDF2 runs thousands of HMAC
+/// iterations and would stall other tasks on the executor.
+async fn derive_token_scram_keys(
+    token: &SecretString,
+    credentials: &Credentials,
+) -> Result<ScramKeys, LoginError> {
+    let token = token.clone();
+    let salt = credentials.scram_salt;
+    let iterations = credentials.scram_iterations;
+    tokio::task::spawn_blocking(move || derive_scram_keys(token.expose(), &salt, iterations))
+        .await
+        .map_err(|error| LoginError::ScramTask(error.to_string()))
 }
 
 enum VerifyError {

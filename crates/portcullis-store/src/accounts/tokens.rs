@@ -1,12 +1,14 @@
 //! Checking and revoking presented tokens.
 
+use portcullis_core::names::MAX_NAME_LEN;
 use portcullis_core::token::hash_token;
 use portcullis_core::{TokenRecord, TokenState, User};
 
 use super::{Accounts, TokenError};
 
 /// Proof that a presented token is valid: active, unrevoked and owned by an enabled
-/// user at the time of the check. Only [`Accounts::authenticate_token`] creates one.
+/// user at the time of the check. Only [`Accounts::authenticate_token`] and
+/// [`Accounts::authenticate_token_for`] create one.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     user: User,
@@ -29,17 +31,34 @@ impl Accounts {
     /// Checks a presented token and returns its owner.
     pub async fn authenticate_token(&self, token_text: &str) -> Result<Authenticated, TokenError> {
         let token = self.find_token(token_text).await?;
-        match token.state(self.clock.now()) {
-            TokenState::Active => {}
-            TokenState::Revoked(at) => return Err(TokenError::Revoked(at)),
-            TokenState::Expired(at) => return Err(TokenError::Expired(at)),
+        check_state(&token, self.clock.now())?;
+        let user = self.token_owner(&token).await?;
+        if user.disabled {
+            return Err(TokenError::UserDisabled(user.id));
         }
+        Ok(Authenticated { user, token })
+    }
 
-        let user = self
-            .store
-            .get_user(token.user_id)
-            .await?
-            .ok_or(TokenError::UserMissing(token.user_id))?;
+    /// Checks a token that a client presented together with a user name, as native
+    /// database clients do when they send the token as a cleartext password. Besides
+    /// the checks of [`Accounts::authenticate_token`], the token must belong to the
+    /// user named `user_name`, and [`TokenError::WrongUser`] is returned otherwise.
+    pub async fn authenticate_token_for(
+        &self,
+        user_name: &str,
+        token_text: &str,
+    ) -> Result<Authenticated, TokenError> {
+        let token = self.find_token(token_text).await?;
+        let user = self.token_owner(&token).await?;
+        // Ownership is checked before state, so that the error reports a token
+        // presented under another user's name even when the token has expired.
+        if user.name.as_str() != user_name {
+            return Err(TokenError::WrongUser {
+                name: user_name.chars().take(MAX_NAME_LEN).collect(),
+                owner: user.id,
+            });
+        }
+        check_state(&token, self.clock.now())?;
         if user.disabled {
             return Err(TokenError::UserDisabled(user.id));
         }
@@ -60,5 +79,20 @@ impl Accounts {
             .get_token_by_hash(&hash)
             .await?
             .ok_or(TokenError::Unknown)
+    }
+
+    async fn token_owner(&self, token: &TokenRecord) -> Result<User, TokenError> {
+        self.store
+            .get_user(token.user_id)
+            .await?
+            .ok_or(TokenError::UserMissing(token.user_id))
+    }
+}
+
+fn check_state(token: &TokenRecord, now: time::OffsetDateTime) -> Result<(), TokenError> {
+    match token.state(now) {
+        TokenState::Active => Ok(()),
+        TokenState::Revoked(at) => Err(TokenError::Revoked(at)),
+        TokenState::Expired(at) => Err(TokenError::Expired(at)),
     }
 }

@@ -8,19 +8,22 @@
 
 mod failures;
 mod roles;
+mod targets;
 mod tokens;
 mod users;
 
 use async_trait::async_trait;
 use portcullis_core::{
-    FailureRecord, LockoutPolicy, Role, RoleGrant, RoleId, RoleName, TokenHash, TokenId,
-    TokenRecord, User, UserId, UserName,
+    FailureRecord, LockoutPolicy, Role, RoleGrant, RoleId, RoleName, ScramKeys, Target, TargetName,
+    TokenHash, TokenId, TokenRecord, User, UserId, UserName,
 };
 use time::OffsetDateTime;
 
 use super::backend;
 use crate::error::StoreError;
-use crate::store::{Credentials, NewUser, RoleMember, RoleMembership, Store};
+use crate::store::{
+    Credentials, NewUser, RoleMember, RoleMembership, Store, StoredTarget, UserScramVerifiers,
+};
 
 #[async_trait]
 impl Store for backend::BackendStore {
@@ -112,8 +115,8 @@ impl Store for backend::BackendStore {
         roles::list_role_members(&self.pool, role).await
     }
 
-    async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
-        tokens::insert_token(&self.pool, token).await
+    async fn insert_token(&self, token: &TokenRecord, scram: &ScramKeys) -> Result<(), StoreError> {
+        tokens::insert_token(&self.pool, token, scram).await
     }
 
     async fn get_token_by_hash(&self, hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError> {
@@ -140,8 +143,35 @@ impl Store for backend::BackendStore {
         tokens::list_active_tokens(&self.pool, user, now).await
     }
 
+    async fn scram_verifiers(
+        &self,
+        user: &UserName,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserScramVerifiers>, StoreError> {
+        tokens::scram_verifiers(&self.pool, user, now).await
+    }
+
     async fn delete_expired_tokens(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         tokens::delete_expired_tokens(&self.pool, now).await
+    }
+
+    async fn create_target(&self, target: &StoredTarget) -> Result<(), StoreError> {
+        targets::create_target(&self.pool, target).await
+    }
+
+    async fn get_target_by_name(
+        &self,
+        name: &TargetName,
+    ) -> Result<Option<StoredTarget>, StoreError> {
+        targets::get_target_by_name(&self.pool, name).await
+    }
+
+    async fn list_targets(&self) -> Result<Vec<Target>, StoreError> {
+        targets::list_targets(&self.pool).await
+    }
+
+    async fn remove_target(&self, name: &TargetName) -> Result<bool, StoreError> {
+        targets::remove_target(&self.pool, name).await
     }
 
     async fn get_auth_failures(&self, key: &str) -> Result<Option<FailureRecord>, StoreError> {

@@ -1,16 +1,18 @@
-//! Issued tokens, stored by the SHA-256 hash of their text.
+//! Issued tokens, stored by the SHA-256 hash of their text with their SCRAM keys.
 
-use portcullis_core::{TokenHash, TokenId, TokenRecord, UserId};
+use portcullis_core::{ScramKeys, TokenHash, TokenId, TokenRecord, UserId, UserName};
 use sqlx::Pool;
 use time::OffsetDateTime;
 
-use super::backend::{uuid_column, uuid_param, Db, Row};
+use super::backend::{uuid_column, uuid_column_opt, uuid_param, Db, Row};
 use super::column;
 use super::users::not_found;
 use crate::columns::{
-    address_from_column, from_micros, from_micros_opt, hash_from_column, to_micros,
+    address_from_column, from_micros, from_micros_opt, hash_from_column, iterations_from_column,
+    salt_from_column, scram_keys_from_columns, to_micros,
 };
 use crate::error::{is_foreign_key_violation, StoreError};
+use crate::store::{TokenScramVerifier, UserScramVerifiers};
 
 const TOKEN_COLUMNS: &str =
     "id, user_id, hash, issued_at, expires_at, revoked_at, mfa_at, source_addr";
@@ -29,9 +31,14 @@ fn token_from_row(row: &Row) -> Result<TokenRecord, StoreError> {
     })
 }
 
-pub(super) async fn insert_token(pool: &Pool<Db>, token: &TokenRecord) -> Result<(), StoreError> {
+pub(super) async fn insert_token(
+    pool: &Pool<Db>,
+    token: &TokenRecord,
+    scram: &ScramKeys,
+) -> Result<(), StoreError> {
     let inserted = sqlx::query(&format!(
-        "INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        "INSERT INTO tokens ({TOKEN_COLUMNS}, scram_stored_key, scram_server_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     ))
     .bind(uuid_param(token.id.0))
     .bind(uuid_param(token.user_id.0))
@@ -41,6 +48,8 @@ pub(super) async fn insert_token(pool: &Pool<Db>, token: &TokenRecord) -> Result
     .bind(token.revoked_at.map(to_micros))
     .bind(to_micros(token.mfa_at))
     .bind(token.source_addr.map(|address| address.to_string()))
+    .bind(scram.stored_key.as_slice())
+    .bind(scram.server_key.as_slice())
     .execute(pool)
     .await;
     match inserted {
@@ -113,6 +122,71 @@ pub(super) async fn list_active_tokens(
         .iter()
         .map(token_from_row)
         .collect()
+}
+
+/// Reads the user and the live tokens in one statement, so the result is one snapshot
+/// even while the user is being disabled. The left join keeps the user's row when no
+/// token is live.
+pub(super) async fn scram_verifiers(
+    pool: &Pool<Db>,
+    user: &UserName,
+    now: OffsetDateTime,
+) -> Result<Option<UserScramVerifiers>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT u.id, u.scram_salt, u.scram_iterations, \
+         t.id AS token_id, t.scram_stored_key, t.scram_server_key, t.expires_at \
+         FROM users u LEFT JOIN tokens t ON t.user_id = u.id AND t.revoked_at IS NULL \
+         AND t.expires_at > $2 AND t.scram_stored_key IS NOT NULL \
+         WHERE u.name = $1 AND u.disabled = FALSE \
+         ORDER BY t.issued_at DESC, t.id",
+    )
+    .bind(user.as_str())
+    .bind(to_micros(now))
+    .fetch_all(pool)
+    .await
+    .map_err(StoreError::db("read SCRAM verifiers"))?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+
+    let salt: Vec<u8> = column(first, "scram_salt")?;
+    let mut tokens = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if let Some(verifier) = token_verifier_from_row(row)? {
+            tokens.push(verifier);
+        }
+    }
+    Ok(Some(UserScramVerifiers {
+        user_id: UserId(uuid_column(first, "id")?),
+        salt: salt_from_column(&salt)?,
+        iterations: iterations_from_column(column(first, "scram_iterations")?)?,
+        tokens,
+    }))
+}
+
+/// Builds the verifier of the token in a row of [`scram_verifiers`], or returns `None`
+/// for the row of a user without live tokens.
+fn token_verifier_from_row(row: &Row) -> Result<Option<TokenScramVerifier>, StoreError> {
+    let Some(token_id) = uuid_column_opt(row, "token_id")? else {
+        return Ok(None);
+    };
+    let stored_key: Option<Vec<u8>> = column(row, "scram_stored_key")?;
+    let server_key: Option<Vec<u8>> = column(row, "scram_server_key")?;
+    let expires_at: Option<i64> = column(row, "expires_at")?;
+    let (Some(stored_key), Some(server_key), Some(expires_at)) =
+        (stored_key, server_key, expires_at)
+    else {
+        return Err(StoreError::Corrupt {
+            column: "scram_server_key",
+            detail: format!("token {token_id} has a stored key but no server key or expiry"),
+        });
+    };
+
+    Ok(Some(TokenScramVerifier {
+        token_id: TokenId(token_id),
+        keys: scram_keys_from_columns(&stored_key, &server_key)?,
+        expires_at: from_micros("expires_at", expires_at)?,
+    }))
 }
 
 pub(super) async fn delete_expired_tokens(

@@ -1,5 +1,6 @@
 //! Users and their credentials.
 
+use portcullis_core::scram::{generate_scram_salt, DEFAULT_SCRAM_ITERATIONS};
 use portcullis_core::{MfaState, User, UserId, UserName};
 use sqlx::{Pool, Transaction};
 use time::OffsetDateTime;
@@ -7,8 +8,8 @@ use time::OffsetDateTime;
 use super::backend::{uuid_column, uuid_column_opt, uuid_param, Db, Row, BEGIN_WRITE, FOR_SHARE};
 use super::column;
 use crate::columns::{
-    from_micros, from_micros_opt, kind_from_columns, kind_to_column, step_from_column,
-    step_to_column, to_micros,
+    from_micros, from_micros_opt, iterations_from_column, kind_from_columns, kind_to_column,
+    salt_from_column, step_from_column, step_to_column, to_micros,
 };
 use crate::error::{is_unique_violation, OwnerProblem, StoreError};
 use crate::store::{Credentials, NewUser};
@@ -58,8 +59,8 @@ pub(super) async fn create_user(pool: &Pool<Db>, new: &NewUser) -> Result<User, 
 
     let inserted = sqlx::query(
         "INSERT INTO users (id, name, kind, owner_id, display_name, department, job_role, disabled, created_at, \
-         password_hash, password_change_required, totp_secret, totp_enrolled_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE, $8, $9, $10, $11, $12)",
+         password_hash, password_change_required, totp_secret, totp_enrolled_at, scram_salt, scram_iterations) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(uuid_param(new.id.0))
     .bind(new.name.as_str())
@@ -73,6 +74,8 @@ pub(super) async fn create_user(pool: &Pool<Db>, new: &NewUser) -> Result<User, 
     .bind(new.password_change_required)
     .bind(&new.totp_secret_sealed)
     .bind(new.totp_secret_sealed.as_ref().map(|_| to_micros(new.created_at)))
+    .bind(generate_scram_salt().to_vec())
+    .bind(i64::from(DEFAULT_SCRAM_ITERATIONS))
     .execute(&mut *tx)
     .await;
     match inserted {
@@ -241,7 +244,8 @@ pub(super) async fn get_credentials(
     id: UserId,
 ) -> Result<Option<Credentials>, StoreError> {
     let row = sqlx::query(
-        "SELECT password_hash, password_change_required, totp_secret, totp_last_step FROM users WHERE id = $1",
+        "SELECT password_hash, password_change_required, totp_secret, totp_last_step, scram_salt, scram_iterations \
+         FROM users WHERE id = $1",
     )
     .bind(uuid_param(id.0))
     .fetch_optional(pool)
@@ -250,12 +254,15 @@ pub(super) async fn get_credentials(
     let Some(row) = row else {
         return Ok(None);
     };
+    let salt: Vec<u8> = column(&row, "scram_salt")?;
 
     Ok(Some(Credentials {
         password_hash: column(&row, "password_hash")?,
         password_change_required: column(&row, "password_change_required")?,
         totp_secret_sealed: column(&row, "totp_secret")?,
         totp_last_step: step_from_column(column(&row, "totp_last_step")?)?,
+        scram_salt: salt_from_column(&salt)?,
+        scram_iterations: iterations_from_column(column(&row, "scram_iterations")?)?,
     }))
 }
 

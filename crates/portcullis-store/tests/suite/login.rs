@@ -6,6 +6,7 @@ use std::time::Duration;
 use portcullis_core::{Clock, LockoutPolicy, MfaState};
 use portcullis_store::accounts::{AccountsConfig, LoginError, TokenError};
 
+use super::tokens::{random_token, unused_keys};
 use super::{secret_from_uri, test_config, Harness, TestDb, START};
 
 const ADDRESS: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 7));
@@ -498,5 +499,113 @@ pub async fn malformed_token_rejected(db: TestDb) {
     assert_eq!(
         error.client_message(),
         "invalid, expired or revoked token; sign in again with `portcullis login`"
+    );
+}
+
+pub async fn token_for_named_user_checks_owner(db: TestDb) {
+    let h = Harness::new(&db).await;
+    let (alice, secret) = h.create_human("alice").await;
+    let (bob, _) = h.create_human("bob").await;
+    let issued = h
+        .accounts
+        .login(
+            "alice",
+            alice.one_time_password.expose(),
+            &h.code(&secret),
+            ADDRESS,
+            None,
+        )
+        .await
+        .expect("login");
+    let token = issued.token.expose();
+
+    let authenticated = h
+        .accounts
+        .authenticate_token_for("alice", token)
+        .await
+        .expect("owner's name");
+    assert_eq!(authenticated.user().id, alice.user.id);
+    assert_eq!(authenticated.token().id, issued.record.id);
+
+    for other in ["bob", "Alice", "alice "] {
+        let error = h
+            .accounts
+            .authenticate_token_for(other, token)
+            .await
+            .expect_err(other);
+        assert!(
+            matches!(&error, TokenError::WrongUser { name, owner } if name == other && *owner == alice.user.id),
+            "{other:?}: {error}"
+        );
+        assert_eq!(
+            error.client_message(),
+            "invalid, expired or revoked token; sign in again with `portcullis login`"
+        );
+    }
+
+    let error = h
+        .accounts
+        .authenticate_token_for(&"x".repeat(1_000), token)
+        .await
+        .expect_err("long name");
+    assert!(
+        matches!(&error, TokenError::WrongUser { name, .. } if name.len() == 63),
+        "{error}"
+    );
+
+    let error = h
+        .accounts
+        .authenticate_token_for("bob", "pct_short")
+        .await
+        .expect_err("malformed");
+    assert!(matches!(error, TokenError::Malformed), "{error}");
+
+    h.accounts.logout(token).await.expect("logout");
+    let error = h
+        .accounts
+        .authenticate_token_for("alice", token)
+        .await
+        .expect_err("revoked");
+    assert!(matches!(error, TokenError::Revoked(_)), "{error}");
+    let error = h
+        .accounts
+        .authenticate_token_for("bob", token)
+        .await
+        .expect_err("revoked, other name");
+    assert!(
+        matches!(error, TokenError::WrongUser { owner, .. } if owner == alice.user.id),
+        "ownership is checked before state: {error}"
+    );
+    assert_ne!(bob.user.id, alice.user.id);
+}
+
+pub async fn token_for_disabled_user_rejected(db: TestDb) {
+    let h = Harness::new(&db).await;
+    let (alice, _) = h.create_human("alice").await;
+    h.accounts
+        .disable_user(alice.user.id)
+        .await
+        .expect("disable");
+
+    // Disabling revokes every token, so an unrevoked token of a disabled user comes
+    // from inserting one afterwards, as a damaged or hand-edited store could hold.
+    let (text, hash) = portcullis_core::token::generate_token();
+    let record = portcullis_core::TokenRecord {
+        hash,
+        ..random_token(alice.user.id, time::Duration::hours(8))
+    };
+    h.store
+        .insert_token(&record, &unused_keys())
+        .await
+        .expect("insert token");
+
+    let error = h
+        .accounts
+        .authenticate_token_for("alice", text.expose())
+        .await
+        .expect_err("disabled");
+    assert!(
+        matches!(error, TokenError::UserDisabled(id) if id == alice.user.id),
+        "{error}"
     );
 }

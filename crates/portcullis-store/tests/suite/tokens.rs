@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use portcullis_core::token::generate_token;
-use portcullis_core::{AttemptDecision, LockoutPolicy, TokenId, TokenRecord, UserId};
+use portcullis_core::{AttemptDecision, LockoutPolicy, ScramKeys, TokenId, TokenRecord, UserId};
 use portcullis_store::StoreError;
 use time::Duration;
 
@@ -25,6 +25,14 @@ pub fn random_token(user: UserId, lifetime: Duration) -> TokenRecord {
     }
 }
 
+/// SCRAM keys for cases that do not authenticate with SCRAM.
+pub fn unused_keys() -> ScramKeys {
+    ScramKeys {
+        stored_key: [1; 32],
+        server_key: [2; 32],
+    }
+}
+
 pub async fn token_expiry_and_revocation(db: TestDb) {
     let store = db.open().await;
     let alice = store.create_user(&human("alice")).await.expect("alice");
@@ -32,7 +40,10 @@ pub async fn token_expiry_and_revocation(db: TestDb) {
     let long = random_token(alice.id, Duration::hours(8));
     let revoked = random_token(alice.id, Duration::hours(8));
     for token in [&short, &long, &revoked] {
-        store.insert_token(token).await.expect("insert");
+        store
+            .insert_token(token, &unused_keys())
+            .await
+            .expect("insert");
     }
 
     let found = store
@@ -95,7 +106,10 @@ pub async fn token_expiry_and_revocation(db: TestDb) {
 pub async fn token_for_unknown_user_rejected(db: TestDb) {
     let store = db.open().await;
     let error = store
-        .insert_token(&random_token(UserId::new_random(), Duration::hours(1)))
+        .insert_token(
+            &random_token(UserId::new_random(), Duration::hours(1)),
+            &unused_keys(),
+        )
         .await
         .expect_err("no user");
     assert!(

@@ -4,7 +4,7 @@ use portcullis_core::{AccountKind, MfaState, UserId};
 use portcullis_store::{OwnerProblem, StoreError};
 use time::Duration;
 
-use super::tokens::random_token;
+use super::tokens::{random_token, unused_keys};
 use super::{human, name, service, TestDb, START};
 
 pub async fn duplicate_user_name_rejected(db: TestDb) {
@@ -162,7 +162,7 @@ pub async fn disable_revokes_tokens(db: TestDb) {
     let bob = store.create_user(&human("bob")).await.expect("bob");
     for user in [alice.id, alice.id, bob.id] {
         store
-            .insert_token(&random_token(user, Duration::hours(8)))
+            .insert_token(&random_token(user, Duration::hours(8)), &unused_keys())
             .await
             .expect("insert token");
     }
