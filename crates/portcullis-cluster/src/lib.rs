@@ -156,8 +156,15 @@ impl Cluster {
 
     /// Runs a file of SQL as the superuser through `psql`, stopping at the first error.
     pub fn psql_file(&self, database: &str, file: &Path) -> Result<(), ClusterError> {
+        self.psql_file_with_env(database, file, &[])
+    }
+
+    /// Like [`Cluster::psql_file`], with extra environment variables for `psql` (for
+    /// example `PGOPTIONS`, to pass a session setting without putting it in SQL text).
+    pub fn psql_file_with_env(&self, database: &str, file: &Path, env: &[(&str, &str)]) -> Result<(), ClusterError> {
         let psql = binaries::psql_path(&self.bin_dir);
         let output = self.owner.command(&psql)
+            .envs(env.iter().copied())
             .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
             .arg("-h")
             .arg(self.socket_dir())
@@ -169,6 +176,36 @@ impl Cluster {
                 step: "running psql",
                 source,
             })?;
+        check(&psql, output).map(|_| ())
+    }
+
+    /// Runs SQL text fed on standard input as the superuser through `psql`, stopping
+    /// at the first error, with extra environment variables for `psql` (for example
+    /// `PGOPTIONS`, to pass a session setting without putting it in SQL text).
+    pub fn psql_script(&self, database: &str, sql: &str, env: &[(&str, &str)]) -> Result<(), ClusterError> {
+        use std::io::Write;
+        use std::process::Stdio;
+
+        let psql = binaries::psql_path(&self.bin_dir);
+        let mut child = self.owner.command(&psql)
+            .envs(env.iter().copied())
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
+            .arg("-h")
+            .arg(self.socket_dir())
+            .args(["-p", &self.port.to_string(), "-U", SUPERUSER, "-d", database])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| ClusterError::Io { step: "running psql", source })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(sql.as_bytes())
+                .map_err(|source| ClusterError::Io { step: "writing SQL to psql", source })?;
+        }
+        let output = child
+            .wait_with_output()
+            .map_err(|source| ClusterError::Io { step: "running psql", source })?;
         check(&psql, output).map(|_| ())
     }
 

@@ -39,6 +39,8 @@ pub struct SessionSummary {
     pub user_id: String,
     /// User name.
     pub user_name: String,
+    /// Token that opened the session.
+    pub token: crate::authority::TokenId,
     /// Target name.
     pub target: String,
     /// When the session was authorized.

@@ -105,6 +105,7 @@ async fn run_session(authorized: Authorized, context: &Context) {
         session,
         user_id: grant.identity.user_id.clone(),
         user_name: grant.identity.user_name.clone(),
+        token: grant.identity.token.clone(),
         target: grant.target.name.clone(),
         started_at: OffsetDateTime::now_utc(),
     };
@@ -223,6 +224,7 @@ async fn connect_and_relay(
             .idle_timeout
             .unwrap_or(context.config.limits.idle_timeout),
         expires_at,
+        cancel: cancel_target.clone(),
     };
     let mut relay = Relay {
         context: session_context,
@@ -233,6 +235,7 @@ async fn connect_and_relay(
         upstream_fatal: false,
         client_terminated: false,
         copy_in: false,
+        cancel_task: None,
     };
     let (client_read, client_write) = tokio::io::split(started.stream);
     let (upstream_read, upstream_write) = tokio::io::split(upstream_stream);

@@ -52,6 +52,79 @@ pub enum Command {
     /// Verify, follow and search the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Run the demo: a throwaway PostgreSQL with synthetic patient data behind a
+    /// gateway, a scenario through real psql sessions, and audit tamper detection.
+    Demo(DemoArgs),
+    /// Manage target databases kept in the state store (targets may also be listed in
+    /// the configuration file under [targets.NAME]).
+    #[command(subcommand)]
+    Target(TargetCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the environment running for your own clients instead of playing the
+    /// scenario; stop it with Ctrl-C or SIGTERM.
+    #[arg(long)]
+    pub serve: bool,
+    /// Where `--serve` writes the JSON file with addresses, CA certificate, tokens and
+    /// TOTP secrets (default: portcullis-demo.json in the temporary directory).
+    #[arg(long, requires = "serve")]
+    pub state_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TargetCommand {
+    /// Add a target. Its password is read from --password-env or --password-file,
+    /// stored encrypted with the master key, and never printed.
+    Add(TargetAddArgs),
+    /// List targets from the store and the configuration file.
+    List,
+    /// Show one target (without its password).
+    Show { name: String },
+    /// Remove a target from the store.
+    Remove { name: String },
+}
+
+/// TLS towards an upstream server, as libpq's `sslmode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetTlsArg {
+    Disable,
+    Require,
+    VerifyFull,
+}
+
+#[derive(Debug, Args)]
+pub struct TargetAddArgs {
+    /// Target name; clients send it as the database name.
+    pub name: String,
+    /// Host name or address of the PostgreSQL server.
+    #[arg(long)]
+    pub host: String,
+    /// Port of the server.
+    #[arg(long, default_value_t = 5432)]
+    pub port: u16,
+    /// Database on the server.
+    #[arg(long)]
+    pub database: String,
+    /// Role the gateway logs in as.
+    #[arg(long)]
+    pub user: String,
+    /// Environment variable holding the role's password.
+    #[arg(long, conflicts_with = "password_file")]
+    pub password_env: Option<String>,
+    /// File holding the role's password.
+    #[arg(long)]
+    pub password_file: Option<PathBuf>,
+    /// TLS towards the server.
+    #[arg(long, value_enum, default_value_t = TargetTlsArg::VerifyFull)]
+    pub tls: TargetTlsArg,
+    /// CA certificate (PEM) for --tls verify-full.
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
+    /// Idle timeout of sessions on this target, such as "15m" (default: postgres.idle_timeout).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub idle_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod context;
 mod files;
+mod gateway;
 mod logging;
 mod output;
 mod tls;
@@ -41,6 +42,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::init::run(args, output).await?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Demo(args) => {
+            logging::init_default();
+            commands::demo::run(args).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Login(args) => {
             let config = portcullis_core::config::Config::load(&cli.config)?;
             commands::login::login(&config, args, output).await?;
@@ -65,7 +71,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User(command) => commands::user::run(&context, &command, output).await?,
         Command::Role(command) => commands::role::run(&context, &command, output).await?,
         Command::Audit(command) => return commands::audit::run(&context, &command, output).await,
-        Command::Init(_) | Command::Login(_) | Command::Logout(_) => {}
+        Command::Target(command) => commands::target::run(&context, &command, output).await?,
+        Command::Init(_) | Command::Demo(_) | Command::Login(_) | Command::Logout(_) => {}
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -20,6 +20,13 @@ const CONFIG_TEMPLATE: &str = include_str!("../config_template.toml");
 pub const ADMIN_ROLE: &str = "admin";
 
 pub async fn run(args: &InitArgs, output: OutputFormat) -> Result<()> {
+    let (config_path, created) = initialize(args).await?;
+    print_admin(&config_path, &created, output)
+}
+
+/// Creates the working directory and the first admin; returns the configuration path
+/// and the admin's one-time credentials.
+pub async fn initialize(args: &InitArgs) -> Result<(std::path::PathBuf, CreatedAdmin)> {
     let admin_name = UserName::new(&args.admin)?;
     refuse_existing(&args.dir)?;
     create_layout(&args.dir)?;
@@ -32,7 +39,7 @@ pub async fn run(args: &InitArgs, output: OutputFormat) -> Result<()> {
 
     let context = Context::load(&config_path)?;
     let created = create_admin(&context, admin_name).await?;
-    print_admin(&config_path, &created, output)
+    Ok((config_path, created))
 }
 
 /// Refuses a directory that already holds any file.
@@ -81,11 +88,12 @@ fn write_tls(dir: &Path, hosts: &[String]) -> Result<()> {
     Ok(())
 }
 
-struct CreatedAdmin {
-    user_id: String,
-    name: String,
-    one_time_password: String,
-    totp_uri: String,
+/// The first admin's identity and one-time credentials.
+pub struct CreatedAdmin {
+    pub user_id: String,
+    pub name: String,
+    pub one_time_password: String,
+    pub totp_uri: String,
 }
 
 async fn create_admin(context: &Context, name: UserName) -> Result<CreatedAdmin> {

@@ -50,7 +50,29 @@ pub async fn run(context: Context) -> Result<()> {
     let api_handle = Handle::new();
     let api_tls = config.api.tls.then(|| server_tls.clone());
     let api_task = tokio::spawn(portcullis_api::serve(api_listener, api_tls, api_state, api_handle.clone()));
+    let front_end = crate::gateway::bind(crate::gateway::FrontEndParts {
+        config: std::sync::Arc::new(config.clone()),
+        store: store.clone(),
+        accounts: accounts.clone(),
+        audit: audit.clone(),
+        master_key: portcullis_core::MasterKey::from_bytes(*context.master_key.expose_bytes()),
+        tls: server_tls.clone(),
+    })
+    .await?;
+    let postgres_addr = front_end.address;
+    let registry = front_end.registry.clone();
+    let watcher = tokio::spawn(crate::gateway::revocation::watch_revocations(store.clone(), registry.clone()));
+    let (stop_postgres, postgres_stopped) = tokio::sync::oneshot::channel::<()>();
+    let postgres_task = tokio::spawn(async move {
+        let gateway = front_end.gateway;
+        gateway
+            .serve(front_end.listener, async {
+                let _ = postgres_stopped.await;
+            })
+            .await;
+    });
     tracing::info!(
+        postgres = %postgres_addr,
         api = %api_addr,
         tls = config.api.tls,
         instance = %config.gateway.instance_name,
@@ -60,6 +82,7 @@ pub async fn run(context: Context) -> Result<()> {
         .append(
             AuditEvent::new(event_types::GATEWAY_STARTED, "listeners open", Outcome::Success)
                 .meta("api", api_addr.to_string())
+                .meta("postgres", postgres_addr.to_string())
                 .meta("instance", config.gateway.instance_name.clone()),
         )
         .await?;
@@ -67,6 +90,15 @@ pub async fn run(context: Context) -> Result<()> {
     let reason = wait_for_shutdown(api_task).await;
     tracing::info!(%reason, "Portcullis stopping");
     api_handle.graceful_shutdown(Some(Duration::from_secs(5)));
+    let _ = stop_postgres.send(());
+    watcher.abort();
+    let ended = registry.terminate_all("the gateway is shutting down");
+    if ended > 0 {
+        tracing::info!(sessions = ended, "ended live PostgreSQL sessions");
+    }
+    if tokio::time::timeout(Duration::from_secs(5), postgres_task).await.is_err() {
+        tracing::warn!("the PostgreSQL listener did not stop within 5 s");
+    }
 
     let stop = audit
         .append(

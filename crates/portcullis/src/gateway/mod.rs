@@ -1,0 +1,82 @@
+//! The PostgreSQL front end as `serve` runs it: listener settings from `[postgres]`,
+//! the store-backed authority, and the audit mapping of session events.
+
+mod authority;
+mod events;
+pub mod revocation;
+pub mod targets;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use portcullis_audit::AuditLog;
+use portcullis_core::config::{ClientAuthMethod, Config, PlaintextPolicy as ConfigPlaintext};
+use portcullis_core::MasterKey;
+use portcullis_pg::{AuthMethod, Limits, ListenerConfig, PgGateway, PlaintextPolicy, SessionRegistry};
+use portcullis_store::accounts::Accounts;
+use portcullis_store::Store;
+
+pub use authority::GatewayAuthority;
+
+/// A bound PostgreSQL listener, ready to serve.
+pub struct PostgresFrontEnd {
+    pub gateway: PgGateway,
+    pub listener: tokio::net::TcpListener,
+    pub address: SocketAddr,
+    pub registry: Arc<SessionRegistry>,
+}
+
+/// Everything the authority needs from `serve`.
+pub struct FrontEndParts {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub accounts: Arc<Accounts>,
+    pub audit: AuditLog,
+    pub master_key: MasterKey,
+    pub tls: Arc<rustls::ServerConfig>,
+}
+
+/// Binds `[postgres].listen` and builds the gateway.
+pub async fn bind(parts: FrontEndParts) -> Result<PostgresFrontEnd> {
+    let postgres = &parts.config.postgres;
+    let mut listener_config = ListenerConfig::new(parts.tls.clone());
+    listener_config.plaintext = match postgres.plaintext {
+        ConfigPlaintext::Reject => PlaintextPolicy::Reject,
+        ConfigPlaintext::AllowLoopback => PlaintextPolicy::AllowLoopback,
+    };
+    listener_config.auth_method = match postgres.auth_method {
+        ClientAuthMethod::Scram => AuthMethod::Scram,
+        ClientAuthMethod::Password => AuthMethod::Password,
+    };
+    listener_config.limits = Limits {
+        max_message_size: postgres.max_message_bytes as usize,
+        startup_timeout: postgres.startup_timeout,
+        max_connections: postgres.max_connections as usize,
+        max_connections_per_user: postgres.max_connections_per_user as usize,
+        upstream_connect_timeout: postgres.upstream_connect_timeout,
+        idle_timeout: postgres.idle_timeout,
+        ..Limits::default()
+    };
+
+    let authority = Arc::new(GatewayAuthority {
+        config: parts.config.clone(),
+        store: parts.store,
+        accounts: parts.accounts,
+        audit: parts.audit,
+        master_key: parts.master_key,
+        owners: Default::default(),
+    });
+    let gateway = PgGateway::new(listener_config, authority).context("configuring the PostgreSQL listener")?;
+    let listener = tokio::net::TcpListener::bind(postgres.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} for PostgreSQL clients; choose a free address in postgres.listen", postgres.listen))?;
+    let address = listener.local_addr()?;
+    let registry = gateway.registry();
+    Ok(PostgresFrontEnd {
+        gateway,
+        listener,
+        address,
+        registry,
+    })
+}
