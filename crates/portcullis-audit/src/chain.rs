@@ -42,6 +42,16 @@ impl<'k> ChainChecker<'k> {
         }
     }
 
+    /// Starts after a record that was already checked: the next record must have sequence
+    /// number `next_seq` and link to `prev_hash`.
+    pub fn continuing(key: &'k VerifyingKey, next_seq: u64, prev_hash: Hash) -> Self {
+        ChainChecker {
+            expected_seq: Some(next_seq),
+            prev_hash: Some(prev_hash),
+            ..Self::from_genesis(key)
+        }
+    }
+
     /// Returns the sequence number of the last record checked, or 0 before the first.
     pub fn last_seq(&self) -> u64 {
         self.expected_seq.map_or(0, |next| next - 1)

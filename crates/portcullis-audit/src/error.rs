@@ -19,8 +19,6 @@ pub enum AuditError {
         #[source]
         source: io::Error,
     },
-    #[error("audit log {path} is already open in another process or through another handle; stop the other gateway instance or give this instance its own audit directory")]
-    Locked { path: PathBuf },
     #[error("audit log {path} failed verification at open and was not opened: {source}; run `portcullis audit verify` for a full report and restore the log and anchor from a backup")]
     Inconsistent {
         path: PathBuf,

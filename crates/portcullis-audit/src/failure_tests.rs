@@ -1,16 +1,14 @@
 //! Write and sync failures, injected below the writer: the log must fail closed.
 
-use std::fs::OpenOptions;
-use std::io;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
 use std::path::Path;
-
-use nix::fcntl::{Flock, FlockArg};
 
 use crate::keys::generate_signing_key;
 use crate::log::{AuditConfig, AuditLog};
 use crate::payload::PayloadKey;
 use crate::record::GENESIS_HASH;
-use crate::writer::{ChainHead, FileSink, LogSink, Writer};
+use crate::writer::{ChainHead, LogSink, Writer};
 use crate::{AuditError, AuditEvent, Outcome};
 
 /// Accepts writes, but every sync fails like `fdatasync` after a lost disk.
@@ -23,6 +21,19 @@ impl LogSink for SyncFailsSink {
 
     fn sync(&mut self) -> io::Result<()> {
         Err(io::Error::from_raw_os_error(nix::libc::EIO))
+    }
+}
+
+/// Writes to a device file, which no other writer shares, so it needs no lock.
+struct DeviceSink(File);
+
+impl LogSink for DeviceSink {
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.0.write_all(bytes)
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.0.sync_data()
     }
 }
 
@@ -53,8 +64,7 @@ async fn dev_full_write_fails_every_append() {
     let dir = tempfile::tempdir().unwrap();
     // Writing to /dev/full fails with ENOSPC, as on a full file system.
     let device = OpenOptions::new().append(true).open("/dev/full").unwrap();
-    let locked = Flock::lock(device, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| errno).unwrap();
-    let log = start_with_sink(dir.path(), Box::new(FileSink(locked)));
+    let log = start_with_sink(dir.path(), Box::new(DeviceSink(device)));
 
     let first = log.append(event()).await;
     assert!(matches!(first, Err(AuditError::WriteFailed { .. })), "first append: {first:?}");

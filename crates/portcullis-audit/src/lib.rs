@@ -28,8 +28,18 @@
 //! # Files
 //!
 //! One directory per gateway instance, holding `audit.log` (JSON Lines, one record per line,
-//! mode 0600) and `audit.anchor` (one JSON object). An exclusive `flock` on `audit.log`
-//! keeps a second process, or a second `AuditLog::open`, from writing to the same file.
+//! mode 0600) and `audit.anchor` (one JSON object).
+//!
+//! Several writers may append to one log at once: `portcullis serve` and admin commands
+//! such as `portcullis user add`, run as separate processes, and several `AuditLog::open`
+//! handles in one process. Each `AuditLog::open` starts a writer of its own. The writers
+//! take turns through an exclusive `flock` on `audit.log`, held for one batch at a time (see
+//! "Durability and order"), and `audit.anchor` is only replaced while that lock is held.
+//! `flock` coordinates the processes of one host, so do not share an audit directory
+//! between hosts. The log file is opened with `O_APPEND`, so a write lands at the end of
+//! the file even if a program that ignores the lock wrote last. Replacing `audit.log` by
+//! renaming another file over it is detected (see below), but a batch that a writer had
+//! already started on the old file still goes to the old file.
 //!
 //! # Record format
 //!
@@ -93,19 +103,52 @@
 //!
 //! # Durability and order
 //!
-//! One writer task owns the file. `append` queues the event on a bounded channel; the
-//! writer takes everything queued (up to 1024 events), writes the batch with one `write`
-//! and one `fdatasync`, then replies to each caller. So `append` returns `Ok(seq)` only after
-//! the record is on disk. After a failed write or sync, the log rejects every later append
-//! until it is reopened, because the state of the file is then unknown.
+//! Each `AuditLog` has one writer task. `append` queues the event on a bounded channel; the
+//! writer takes everything queued (up to 1024 events) and commits it as one batch:
+//!
+//! 1. It takes the exclusive `flock` on `audit.log`, waiting while another writer holds it,
+//!    and checks that the path still names the file it has open (same device and inode).
+//!    When the path names another file, it locks that file instead, checks it from the
+//!    anchor as `AuditLog::open` does, and requires that it still contains, unchanged, the
+//!    last record this writer wrote or checked.
+//! 2. When the file is longer than at the end of this writer's last batch, it checks the
+//!    records that other writers appended since (sequence numbers, hashes, links and
+//!    checkpoint signatures) and continues the chain after them, with the count of records
+//!    since the newest checkpoint. A torn final line, left by a writer that died in the
+//!    middle of a write, is truncated and recorded by an `audit.recovered` record at the
+//!    start of the batch, as at open. When the newest of those records' checkpoints is
+//!    newer than the anchor, because its writer died before replacing the anchor, the
+//!    anchor is brought up to it.
+//! 3. It writes the batch, with the checkpoints that fall due, with one `write` and one
+//!    `fdatasync`, replaces the anchor if the batch contains a checkpoint, and releases the
+//!    lock.
+//!
+//! Then it replies to each caller. So `append` returns `Ok(seq)` only after the record is on
+//! disk, and the records of all writers form one chain in one total order.
+//!
+//! The log fails closed. After a failed write or sync, or when the file is shorter than
+//! this writer left it, was removed, holds records that do not continue the chain, or was
+//! replaced by a file that fails the checks of step 1, the handle rejects every later
+//! append until the log is reopened, because the state of the file is then unknown. A writer that dies releases the lock, because the kernel closes its
+//! files. A writer process that is stopped (`SIGSTOP`) while it holds the lock stalls every
+//! other writer until it continues or dies.
+//!
+//! `checkpoint_every` counts the records of all writers since the newest checkpoint in the
+//! file. While a writer runs, it seals each of its own records with a checkpoint within
+//! `checkpoint_interval` (plus the wait for the lock), and a checkpoint seals the records of
+//! every writer before it. `shutdown` writes a final checkpoint that seals the records of
+//! every writer, so each short-lived admin command leaves a small checkpoint behind.
+//! Without it, the command's records would wait unsigned for another writer's next
+//! checkpoint.
 //!
 //! # Opening and recovery
 //!
-//! `AuditLog::open` checks the anchor's signature and the records from the anchor's
-//! checkpoint to the end of the file (chain, hashes, signatures), not the older records;
-//! run [`verify`] for those. An incomplete final line (no newline, or not parseable) is
-//! a write that was never acknowledged: it is truncated and an `audit.recovered` record
-//! states how many bytes were removed. Any other inconsistency fails the open.
+//! `AuditLog::open` takes the lock, then checks the anchor's signature and the records from
+//! the anchor's checkpoint to the end of the file (chain, hashes, signatures), not the
+//! older records; run [`verify`] for those. An incomplete final line (no newline, or not
+//! parseable) is a write that was never acknowledged: it is truncated and an
+//! `audit.recovered` record, written before the lock is released, states how many bytes
+//! were removed. Any other inconsistency fails the open.
 //!
 //! # What verification detects, and what it cannot
 //!
@@ -116,7 +159,8 @@
 //! Limits:
 //! - Records written after the newest anchor are covered by no signature: an attacker who
 //!   can write the file can remove them from the end, or rewrite them, undetected. The
-//!   window is at most `checkpoint_every` records or `checkpoint_interval` of time.
+//!   window is at most `checkpoint_every` records, or `checkpoint_interval` of time while
+//!   the writer that appended the records runs.
 //! - The hash chain has no secret, so an attacker who alters a record and recomputes every
 //!   later hash is detected at the next checkpoint signature or at the anchor, not at the
 //!   altered record.
@@ -137,6 +181,7 @@ mod open;
 mod payload;
 mod read;
 mod record;
+mod shared_file;
 mod tail;
 mod verify;
 mod verify_error;

@@ -9,8 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, Instant};
 
 use crate::error::AuditError;
-use crate::event::event_types::AUDIT_RECOVERED;
-use crate::event::{AuditEvent, Outcome};
+use crate::event::AuditEvent;
 use crate::open::open_writer;
 use crate::payload::PayloadKey;
 use crate::writer::{Committed, Writer};
@@ -83,8 +82,10 @@ enum Command {
     },
 }
 
-/// A cheap, cloneable handle to one audit log. All clones feed one writer task, which
-/// gives every record its place in a single total order.
+/// A cheap, cloneable handle to one audit log. All clones feed one writer task. Each
+/// `AuditLog::open`, in this process or another, starts a writer of its own, and the
+/// exclusive lock that each writer takes per batch puts every record into a single total
+/// order.
 #[derive(Clone)]
 pub struct AuditLog {
     inner: Arc<Inner>,
@@ -92,7 +93,7 @@ pub struct AuditLog {
 
 struct Inner {
     sender: mpsc::Sender<Command>,
-    /// Set by the writer task when a write fails, so later appends fail without queuing.
+    /// Set by the writer task when a commit fails, so later appends fail without queuing.
     failure: Arc<OnceLock<String>>,
     log_path: PathBuf,
 }
@@ -100,30 +101,22 @@ struct Inner {
 impl AuditLog {
     /// Opens the log in `config.dir`, creating it when missing, and starts the writer task.
     ///
-    /// Checks the records from the anchor's checkpoint to the end of the file, and
-    /// truncates an incomplete final line, then appends an `audit.recovered` record that
-    /// states how many bytes were removed. Any other inconsistency fails with
-    /// `AuditError::Inconsistent` before anything is written to the log or the anchor.
-    /// Must run inside a Tokio runtime.
+    /// Waits while another writer holds the log's lock, then checks the records from the
+    /// anchor's checkpoint to the end of the file, truncates an incomplete final line and
+    /// appends an `audit.recovered` record that states how many bytes were removed. Any
+    /// other inconsistency fails with `AuditError::Inconsistent` before anything is written
+    /// to the log or the anchor. Other handles may have the same log open, in this process
+    /// or another. Must run inside a Tokio runtime.
     pub async fn open(config: AuditConfig, signing_key: SigningKey, payload_key: PayloadKey) -> Result<AuditLog, AuditError> {
         config.validate()?;
         let log_path = config.log_path();
         let open_config = config.clone();
-        let opened = tokio::task::spawn_blocking(move || open_writer(&open_config, signing_key, payload_key))
+        let writer = tokio::task::spawn_blocking(move || open_writer(&open_config, signing_key, payload_key))
             .await
             .map_err(|error| AuditError::WriterStopped {
                 reason: format!("opening the log panicked or was cancelled: {error}"),
             })??;
-
-        let log = AuditLog::start(opened.writer, &config, log_path);
-        if let Some(torn) = opened.truncated {
-            let event = AuditEvent::new(AUDIT_RECOVERED, "audit log", Outcome::Success)
-                .meta("truncated_bytes", torn.bytes)
-                .meta("truncated_at_offset", torn.offset)
-                .meta("reason", "incomplete final line left by a crash; it was never acknowledged");
-            log.send(event).await?;
-        }
-        Ok(log)
+        Ok(AuditLog::start(writer, &config, log_path))
     }
 
     /// Starts the writer task for an opened writer.
@@ -147,10 +140,6 @@ impl AuditLog {
     /// is dropped while waiting, the record may still be in the log.
     pub async fn append(&self, event: AuditEvent) -> Result<u64, AuditError> {
         event.validate()?;
-        self.send(event).await
-    }
-
-    async fn send(&self, event: AuditEvent) -> Result<u64, AuditError> {
         if let Some(reason) = self.inner.failure.get() {
             return Err(AuditError::LogFailed {
                 path: self.inner.log_path.clone(),
@@ -169,8 +158,13 @@ impl AuditLog {
     }
 
     /// Writes the records queued before this call, a final checkpoint, and the anchor, then
-    /// closes the file and releases its lock. Later appends, on any clone, fail with
-    /// `AuditError::Closed`, and so does a second `shutdown`.
+    /// closes the file. Later appends, on any clone, fail with `AuditError::Closed`, and so
+    /// does a second `shutdown`.
+    ///
+    /// The final checkpoint seals every record that no checkpoint covers yet, including
+    /// those of other writers, so a short-lived process that appends a few records leaves a
+    /// small checkpoint behind. This keeps its records from staying unsigned until another
+    /// writer's next checkpoint.
     pub async fn shutdown(&self) -> Result<(), AuditError> {
         let (reply, response) = oneshot::channel();
         self.inner
@@ -187,8 +181,10 @@ impl AuditLog {
         &self.inner.log_path
     }
 
-    /// Returns whether a failed write or sync stopped the log, so every append fails
-    /// until the log is reopened.
+    /// Returns whether a failure stopped this handle's writer, so every append fails until
+    /// the log is reopened. The failure is a failed write or sync, or a log file that
+    /// changed in a way that no writer produces (see "Durability and order" in the crate
+    /// documentation).
     pub fn is_failed(&self) -> bool {
         self.inner.failure.get().is_some()
     }
@@ -239,14 +235,13 @@ async fn run_writer(
             return;
         }
 
-        // The interval runs from the first record that no checkpoint covers yet.
-        let window_open = writer.has_records_since_checkpoint();
         let Some((returned, committed)) = commit(writer, events, false, &failure).await else {
             fail_replies(replies, &failure);
             return reject_all(receiver, &failure).await;
         };
         writer = returned;
-        if committed.checkpointed || !window_open {
+        // The interval runs from the first record that no checkpoint covers yet.
+        if committed.checkpointed || !committed.window_was_open {
             deadline = Instant::now() + checkpoint_interval;
         }
         publish_failure(&writer, &failure);
@@ -292,7 +287,7 @@ fn drain_batch(first: Command, receiver: &mut mpsc::Receiver<Command>) -> Batch 
 }
 
 /// Commits the last appends with a forced checkpoint and drops the writer, which closes the
-/// file and releases the lock.
+/// file.
 async fn finish(
     writer: Writer,
     events: Vec<AuditEvent>,

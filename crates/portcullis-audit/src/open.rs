@@ -1,37 +1,32 @@
 //! Opening the log directory: lock, anchor, tail check and torn-tail truncation.
 
-use std::fs::{DirBuilder, File, OpenOptions};
+use std::fs::DirBuilder;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
 use ed25519_dalek::SigningKey;
-use nix::errno::Errno;
-use nix::fcntl::{Flock, FlockArg};
 
 use crate::anchor::{read_anchor, write_anchor, Anchor};
 use crate::error::AuditError;
 use crate::fsutil::{sync_dir, sync_parent_dir};
 use crate::log::AuditConfig;
 use crate::payload::PayloadKey;
-use crate::tail::{scan_tail, TornTail};
+use crate::shared_file::SharedLogFile;
+use crate::tail::scan_tail;
 use crate::verify_error::VerifyError;
-use crate::writer::{FileSink, Writer};
+use crate::writer::Writer;
 
-/// A writer ready to continue the chain, and the torn tail that was truncated, if any.
-pub(crate) struct Opened {
-    pub writer: Writer,
-    pub truncated: Option<TornTail>,
-}
-
-/// Opens or creates the log, checks its tail against the anchor and truncates a torn final
-/// line. Any other inconsistency returns `AuditError::Inconsistent` before anything is
-/// written to the log or the anchor.
+/// Opens or creates the log, checks its tail against the anchor, truncates a torn final
+/// line and records that with an `audit.recovered` record. All of this happens under the
+/// log's exclusive lock, which is released before this returns. Any inconsistency other
+/// than a torn final line returns `AuditError::Inconsistent` before anything is written to
+/// the log or the anchor.
 pub(crate) fn open_writer(
     config: &AuditConfig,
     signing_key: SigningKey,
     payload_key: PayloadKey,
-) -> Result<Opened, AuditError> {
+) -> Result<Writer, AuditError> {
     let log_path = config.log_path();
     let anchor_path = config.anchor_path();
     DirBuilder::new()
@@ -40,25 +35,20 @@ pub(crate) fn open_writer(
         .create(&config.dir)
         .map_err(|source| io_error("create the audit directory", &config.dir, source))?;
 
-    let file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(&log_path)
-        .map_err(|source| io_error("open", &log_path, source))?;
-    let file = lock(file, &log_path)?;
+    let verifying_key = signing_key.verifying_key();
+    let mut shared = SharedLogFile::open_locked(log_path.clone(), anchor_path.clone(), verifying_key)
+        .map_err(|source| io_error("open and lock", &log_path, source))?;
     // The log file or the directory may have just been created; make their entries durable
     // before any record is acknowledged.
     sync_dir(&config.dir)
         .and_then(|()| sync_parent_dir(&config.dir))
         .map_err(|source| io_error("sync the audit directory", &config.dir, source))?;
-    let len = file
+    let len = shared
+        .file()
         .metadata()
         .map_err(|source| io_error("read the size of", &log_path, source))?
         .len();
 
-    let verifying_key = signing_key.verifying_key();
     let inconsistent = |source: VerifyError| match source {
         VerifyError::Io { path, source } => io_error("read", &path, source),
         source => AuditError::Inconsistent {
@@ -80,9 +70,12 @@ pub(crate) fn open_writer(
         }
     };
 
-    let scan = scan_tail(&file, &log_path, anchor, &verifying_key).map_err(inconsistent)?;
+    let scan = scan_tail(shared.file(), &log_path, anchor, &verifying_key).map_err(inconsistent)?;
+    shared.set_known_len(len);
     if let Some(torn) = scan.torn {
-        truncate(&file, &log_path, torn)?;
+        shared
+            .truncate(torn)
+            .map_err(|source| io_error("truncate the torn final line of", &log_path, source))?;
     }
     if let Some(checkpoint) = scan.newer_checkpoint {
         write_anchor(&anchor_path, checkpoint, &signing_key)
@@ -95,8 +88,8 @@ pub(crate) fn open_writer(
         "audit log opened"
     );
 
-    let writer = Writer::new(
-        Box::new(FileSink(file)),
+    let mut writer = Writer::new(
+        Box::new(shared),
         log_path,
         anchor_path,
         signing_key,
@@ -104,34 +97,8 @@ pub(crate) fn open_writer(
         config.checkpoint_every,
         scan.head,
     );
-    Ok(Opened {
-        writer,
-        truncated: scan.torn,
-    })
-}
-
-/// Takes an exclusive `flock`, which also fails for a second open in the same process, so
-/// two writers never interleave lines in one file.
-fn lock(file: File, path: &Path) -> Result<Flock<File>, AuditError> {
-    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-        Ok(locked) => Ok(locked),
-        Err((_, Errno::EWOULDBLOCK)) => Err(AuditError::Locked {
-            path: path.to_path_buf(),
-        }),
-        Err((_, errno)) => Err(io_error("lock", path, io::Error::from(errno))),
-    }
-}
-
-fn truncate(file: &File, path: &Path, torn: TornTail) -> Result<(), AuditError> {
-    tracing::warn!(
-        log = %path.display(),
-        offset = torn.offset,
-        bytes = torn.bytes,
-        "truncating an incomplete final line left by a crash; it was never acknowledged"
-    );
-    file.set_len(torn.offset)
-        .and_then(|()| file.sync_all())
-        .map_err(|source| io_error("truncate the torn final line of", path, source))
+    writer.finish_open(scan.torn)?;
+    Ok(writer)
 }
 
 fn io_error(action: &'static str, path: &Path, source: io::Error) -> AuditError {

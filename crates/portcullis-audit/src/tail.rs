@@ -1,5 +1,7 @@
-//! The check at open: verifies the records from the anchor's checkpoint to the end of the
-//! file and finds a torn final line, without reading the older part of the log.
+//! The checks before writing. At open they cover the records from the anchor's checkpoint
+//! to the end of the file. Before each batch they cover the records that other writers
+//! appended since this writer's last batch. Both find a torn final line, and neither reads
+//! the older part of the log.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -12,11 +14,14 @@ use serde::Deserialize;
 use crate::anchor::Anchor;
 use crate::chain::ChainChecker;
 use crate::fsutil::{line_body, read_line_bounded, LineRead};
-use crate::record::{Record, GENESIS_HASH, MAX_RECORD_BYTES};
+use crate::record::{hash_hex, Hash, Record, GENESIS_HASH, MAX_RECORD_BYTES};
 use crate::verify_error::{Position, VerifyError};
 use crate::writer::ChainHead;
 
 const CHUNK_BYTES: u64 = 64 * 1024;
+
+/// Byte offset of a line and its bytes, newline included if it has one.
+type Line = (u64, Vec<u8>);
 
 /// A final line that was never completed: it has no newline or does not parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,24 +43,15 @@ pub(crate) struct TailScan {
 pub(crate) fn scan_tail(file: &File, path: &Path, anchor: Anchor, key: &VerifyingKey) -> Result<TailScan, VerifyError> {
     let len = file.metadata().map_err(io_error(path))?.len();
     let mut lines = BackwardLines::new(file, path, len);
-
-    let mut torn = None;
-    let mut complete_end = len;
-    let mut last_line = lines.next_line()?;
-    if let Some((offset, line)) = &last_line {
-        let complete = line.strip_suffix(b"\n").is_some_and(|body| Record::from_line(body).is_ok());
-        if !complete {
-            torn = Some(TornTail {
-                offset: *offset,
-                bytes: len - offset,
-            });
-            complete_end = *offset;
-            last_line = lines.next_line()?;
-        }
-    }
+    let (torn, last_line) = split_torn_final_line(&mut lines, len)?;
+    let complete_end = torn.map_or(len, |torn| torn.offset);
 
     let start = find_start(&mut lines, last_line, anchor.seq)?;
-    let checker = check_forward(file, path, start, complete_end, anchor, key)?;
+    let checker = match start {
+        0 => ChainChecker::from_genesis(key),
+        _ => ChainChecker::from_any(key),
+    };
+    let checker = check_forward(file, path, start, complete_end, checker, Some(anchor))?;
 
     let last_seq = checker.last_seq();
     if last_seq < anchor.seq {
@@ -78,6 +74,100 @@ pub(crate) fn scan_tail(file: &File, path: &Path, anchor: Anchor, key: &Verifyin
         newer_checkpoint,
         torn,
     })
+}
+
+/// Records that other writers appended after this writer's last batch.
+pub(crate) struct AppendedScan {
+    pub head: ChainHead,
+    /// The newest checkpoint among the appended records.
+    pub newest_checkpoint: Option<Anchor>,
+    pub torn: Option<TornTail>,
+}
+
+/// Checks the bytes from `from` to the end of the file as records that continue the chain
+/// at `head`: sequence numbers, hashes, links and checkpoint signatures. `from` must be the
+/// end of a complete line, which holds for the end of this writer's last batch. Returns
+/// the new head and a torn final line to truncate; the caller truncates only after this
+/// succeeds.
+pub(crate) fn scan_appended(
+    file: &File,
+    path: &Path,
+    from: u64,
+    head: ChainHead,
+    key: &VerifyingKey,
+) -> Result<AppendedScan, VerifyError> {
+    let len = file.metadata().map_err(io_error(path))?.len();
+    let mut lines = BackwardLines::new(file, path, len);
+    let (torn, _) = split_torn_final_line(&mut lines, len)?;
+    // A final line that starts before `from` means that bytes this writer already checked
+    // were rewritten. It is not truncated; `check_forward` then fails on the partial line.
+    let torn = torn.filter(|torn| torn.offset >= from);
+    let complete_end = torn.map_or(len, |torn| torn.offset);
+
+    let checker = ChainChecker::continuing(key, head.next_seq, head.prev_hash);
+    let checker = check_forward(file, path, from, complete_end, checker, None)?;
+    let last_seq = checker.last_seq();
+    let since_checkpoint = match checker.last_checkpoint {
+        Some((checkpoint_seq, _)) => last_seq - checkpoint_seq,
+        None => head.since_checkpoint + checker.records,
+    };
+    Ok(AppendedScan {
+        head: ChainHead {
+            next_seq: last_seq + 1,
+            prev_hash: checker.last_hash().unwrap_or(head.prev_hash),
+            since_checkpoint,
+        },
+        newest_checkpoint: checker.last_checkpoint.map(|(seq, hash)| Anchor { seq, hash }),
+        torn,
+    })
+}
+
+/// Returns the hash stored in record `seq`, searching backwards from byte `end`, which must
+/// be the end of a complete line, or `None` when no line has that sequence number. Checks
+/// nothing else about the records.
+pub(crate) fn find_record_hash(file: &File, path: &Path, end: u64, seq: u64) -> Result<Option<Hash>, VerifyError> {
+    #[derive(Deserialize)]
+    struct SeqAndHash {
+        seq: u64,
+        #[serde(with = "hash_hex")]
+        hash: Hash,
+    }
+
+    let mut lines = BackwardLines::new(file, path, end);
+    while let Some((offset, line)) = lines.next_line()? {
+        let parsed: SeqAndHash = serde_json::from_slice(line_body(&line)).map_err(|error| VerifyError::Unparsable {
+            at: Position::ByteOffset(offset),
+            reason: error.to_string(),
+        })?;
+        if parsed.seq == seq {
+            return Ok(Some(parsed.hash));
+        }
+        if parsed.seq < seq {
+            return Ok(None);
+        }
+    }
+    Ok(None)
+}
+
+/// Reads the final line and returns it as a torn tail when it has no newline or does not
+/// parse. Also returns the last complete line, and `lines` continues before that line.
+fn split_torn_final_line(
+    lines: &mut BackwardLines<'_>,
+    len: u64,
+) -> Result<(Option<TornTail>, Option<Line>), VerifyError> {
+    let last_line = lines.next_line()?;
+    let Some((offset, line)) = &last_line else {
+        return Ok((None, None));
+    };
+    let complete = line.strip_suffix(b"\n").is_some_and(|body| Record::from_line(body).is_ok());
+    if complete {
+        return Ok((None, last_line));
+    }
+    let torn = TornTail {
+        offset: *offset,
+        bytes: len - offset,
+    };
+    Ok((Some(torn), lines.next_line()?))
 }
 
 /// Walks backwards from `first` and returns the offset of the first line whose sequence
@@ -106,20 +196,16 @@ fn find_start(
     Ok(0)
 }
 
-/// Checks every complete line from `start` to `end`. A start of 0 means the whole file, so
-/// the chain must begin at record 1.
+/// Checks every complete line from `start` to `end` with `checker`, and the record with the
+/// anchor's sequence number against the anchor's hash.
 fn check_forward<'k>(
     file: &File,
     path: &Path,
     start: u64,
     end: u64,
-    anchor: Anchor,
-    key: &'k VerifyingKey,
+    mut checker: ChainChecker<'k>,
+    anchor: Option<Anchor>,
 ) -> Result<ChainChecker<'k>, VerifyError> {
-    let mut checker = match start {
-        0 => ChainChecker::from_genesis(key),
-        _ => ChainChecker::from_any(key),
-    };
     let mut handle = file;
     handle.seek(SeekFrom::Start(start)).map_err(io_error(path))?;
     let mut reader = BufReader::new(handle.take(end - start));
@@ -139,8 +225,10 @@ fn check_forward<'k>(
             reason: error.to_string(),
         })?;
         checker.check(&record, body, at)?;
-        if record.seq == anchor.seq && record.hash != anchor.hash {
-            return Err(VerifyError::AnchorMismatch { seq: record.seq });
+        if let Some(anchor) = anchor {
+            if record.seq == anchor.seq && record.hash != anchor.hash {
+                return Err(VerifyError::AnchorMismatch { seq: record.seq });
+            }
         }
         offset += buf.len() as u64;
     }

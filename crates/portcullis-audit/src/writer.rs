@@ -1,42 +1,43 @@
 //! The blocking half of the writer: turns a batch of events into records, writes them with
-//! one `write` and one `fdatasync`, and signs checkpoints. Only the writer task calls it,
-//! through `spawn_blocking`, so there is exactly one writer per log.
+//! one `write` and one `fdatasync` under the log's exclusive lock, and signs checkpoints.
+//! Only the writer task of one `AuditLog` calls it, through `spawn_blocking`. Other
+//! `AuditLog`s, in this process or another, have writers of their own, and the lock
+//! orders their batches.
 
-use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use ed25519_dalek::{Signer, SigningKey};
-use nix::fcntl::Flock;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::anchor::{write_anchor, Anchor};
 use crate::encoding::checkpoint_message;
 use crate::error::AuditError;
-use crate::event::event_types::AUDIT_CHECKPOINT;
+use crate::event::event_types::{AUDIT_CHECKPOINT, AUDIT_RECOVERED};
 use crate::event::{AuditEvent, Outcome};
 use crate::payload::{encrypt, PayloadKey};
 use crate::record::{Hash, Record, FORMAT_VERSION, MAX_RECORD_BYTES};
+use crate::shared_file::{BatchStart, RefreshError};
+use crate::tail::TornTail;
 
-/// Destination of the encoded records. A trait so that a unit test can inject write errors.
+/// Destination of the encoded records: `SharedLogFile`, or in unit tests a sink that
+/// injects write errors.
 pub(crate) trait LogSink: Send + 'static {
+    /// Takes the exclusive lock for one batch and advances `head` past the records that
+    /// other writers appended since this writer's last batch. A sink that no other writer
+    /// shares keeps this default, which changes nothing.
+    fn begin_batch(&mut self, _head: &mut ChainHead) -> Result<BatchStart, RefreshError> {
+        Ok(BatchStart::default())
+    }
+
     fn append(&mut self, bytes: &[u8]) -> io::Result<()>;
+
     fn sync(&mut self) -> io::Result<()>;
-}
 
-/// The log file opened with `O_APPEND` and held under an exclusive `flock`.
-pub(crate) struct FileSink(pub Flock<File>);
-
-impl LogSink for FileSink {
-    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.0.write_all(bytes)
-    }
-
-    fn sync(&mut self) -> io::Result<()> {
-        self.0.sync_data()
-    }
+    /// Releases the lock that `begin_batch` took.
+    fn end_batch(&mut self) {}
 }
 
 /// Next position of the chain: sequence number, hash of the last record, and the number of
@@ -57,13 +58,19 @@ pub(crate) struct Writer {
     checkpoint_every: u64,
     head: ChainHead,
     failure: Option<String>,
+    /// A torn final line that was truncated and that the next batch records with an
+    /// `audit.recovered` record.
+    pending_recovery: Option<TornTail>,
 }
 
-/// Outcome of one commit: one result per event, in order, and whether a checkpoint (and so
-/// the anchor) was written.
+/// Outcome of one commit: one result per event, in order, and whether this writer wrote a
+/// checkpoint (and so the anchor).
 pub(crate) struct Committed {
     pub results: Vec<Result<u64, AuditError>>,
     pub checkpointed: bool,
+    /// Whether records of any writer were already waiting for a checkpoint when the batch
+    /// started. When none were, the checkpoint interval starts with this batch.
+    pub window_was_open: bool,
 }
 
 impl Writer {
@@ -85,10 +92,11 @@ impl Writer {
             checkpoint_every,
             head,
             failure: None,
+            pending_recovery: None,
         }
     }
 
-    /// Returns the reason of the write failure that stopped this writer, if any.
+    /// Returns the reason of the failure that stopped this writer, if any.
     pub fn failure(&self) -> Option<&str> {
         self.failure.as_deref()
     }
@@ -102,33 +110,77 @@ impl Writer {
         self.head.since_checkpoint > 0
     }
 
-    /// Encodes the events, adds checkpoints where due (every `checkpoint_every` records, and
-    /// at the end when `force_checkpoint` is set), then writes and syncs the batch and, after
-    /// a checkpoint, the anchor. A result is `Ok(seq)` only once its record is durable.
+    /// Commits one batch. Takes the lock and continues the chain after the records that
+    /// other writers appended. Encodes the events and adds checkpoints where due (every
+    /// `checkpoint_every` records, and at the end when `force_checkpoint` is set). Then
+    /// writes and syncs the batch, replaces the anchor after a checkpoint, and releases the
+    /// lock. A result is `Ok(seq)` only once its record is durable.
     pub fn commit(&mut self, events: Vec<AuditEvent>, force_checkpoint: bool) -> Committed {
         if let Some(reason) = self.failure.clone() {
             let results = events.iter().map(|_| Err(self.failed_error(&reason))).collect();
             return Committed {
                 results,
                 checkpointed: false,
+                window_was_open: false,
             };
         }
 
+        let started = match self.sink.begin_batch(&mut self.head) {
+            Ok(started) => started,
+            Err(error) => {
+                self.sink.end_batch();
+                let failure = Failure::Refresh(error);
+                let reason = self.fail(&failure);
+                let results = events.iter().map(|_| Err(self.batch_error(&failure, &reason))).collect();
+                return Committed {
+                    results,
+                    checkpointed: false,
+                    window_was_open: false,
+                };
+            }
+        };
+        if started.truncated.is_some() {
+            self.pending_recovery = started.truncated;
+        }
+        let committed = self.commit_locked(events, force_checkpoint, started.unanchored_checkpoint);
+        self.sink.end_batch();
+        committed
+    }
+
+    /// Finishes `AuditLog::open` while the lock taken for its checks is still held: writes
+    /// the `audit.recovered` record for the torn tail that the checks truncated, if any, so
+    /// that it directly follows the truncation point. Then releases the lock.
+    pub fn finish_open(&mut self, truncated: Option<TornTail>) -> Result<(), AuditError> {
+        self.pending_recovery = truncated;
+        self.commit_locked(Vec::new(), false, None);
+        self.sink.end_batch();
+        match self.failure_error() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs the part of `commit` that needs the lock, after the head is up to date.
+    /// `unanchored_checkpoint` is another writer's checkpoint that the anchor must name
+    /// when this batch writes no checkpoint of its own.
+    fn commit_locked(
+        &mut self,
+        events: Vec<AuditEvent>,
+        force_checkpoint: bool,
+        unanchored_checkpoint: Option<Anchor>,
+    ) -> Committed {
+        let window_was_open = self.head.since_checkpoint > 0;
         let encoded = self.encode_batch(events, force_checkpoint);
-        if let Some(error) = encoded.checkpoint_error {
-            return self.fail_batch(encoded.results, Failure::Checkpoint(error));
-        }
-        if encoded.buffer.is_empty() {
-            return Committed {
-                results: encoded.results,
-                checkpointed: false,
-            };
+        if let Some(error) = encoded.internal_error {
+            return self.fail_batch(encoded.results, Failure::InternalRecord(error));
         }
 
-        if let Err(error) = self.write_and_sync(&encoded.buffer) {
-            return self.fail_batch(encoded.results, Failure::Log(Arc::new(error)));
+        if !encoded.buffer.is_empty() {
+            if let Err(error) = self.write_and_sync(&encoded.buffer) {
+                return self.fail_batch(encoded.results, Failure::Log(Arc::new(error)));
+            }
         }
-        if let Some(anchor) = encoded.newest_checkpoint {
+        if let Some(anchor) = encoded.newest_checkpoint.or(unanchored_checkpoint) {
             if let Err(error) = write_anchor(&self.anchor_path, anchor, &self.signing_key) {
                 return self.fail_batch(encoded.results, Failure::Anchor(Arc::new(error)));
             }
@@ -136,24 +188,38 @@ impl Writer {
         Committed {
             results: encoded.results,
             checkpointed: encoded.newest_checkpoint.is_some(),
+            window_was_open,
         }
     }
 
-    /// Encodes the events and the checkpoints that fall due among them into one buffer.
-    /// Stops at a checkpoint that cannot be encoded, which the caller treats as a failure.
+    /// Encodes a pending `audit.recovered` record, the events and the checkpoints that fall
+    /// due among them into one buffer. Stops at a record of the log's own that cannot be
+    /// encoded, which the caller treats as a failure.
     fn encode_batch(&mut self, events: Vec<AuditEvent>, force_checkpoint: bool) -> EncodedBatch {
         let mut batch = EncodedBatch {
             buffer: Vec::new(),
             results: Vec::with_capacity(events.len()),
             newest_checkpoint: None,
-            checkpoint_error: None,
+            internal_error: None,
         };
+        if let Some(torn) = self.pending_recovery.take() {
+            if let Err(error) = self.encode_event(recovered_event(torn), &mut batch.buffer) {
+                batch.internal_error = Some(error);
+                return batch;
+            }
+            if self.head.since_checkpoint >= self.checkpoint_every {
+                self.add_checkpoint(&mut batch);
+                if batch.internal_error.is_some() {
+                    return batch;
+                }
+            }
+        }
         for event in events {
             let result = self.encode_event(event, &mut batch.buffer);
             batch.results.push(result);
             if self.head.since_checkpoint >= self.checkpoint_every {
                 self.add_checkpoint(&mut batch);
-                if batch.checkpoint_error.is_some() {
+                if batch.internal_error.is_some() {
                     return batch;
                 }
             }
@@ -167,7 +233,7 @@ impl Writer {
     fn add_checkpoint(&mut self, batch: &mut EncodedBatch) {
         match self.encode_checkpoint(&mut batch.buffer) {
             Ok(anchor) => batch.newest_checkpoint = Some(anchor),
-            Err(error) => batch.checkpoint_error = Some(error),
+            Err(error) => batch.internal_error = Some(error),
         }
     }
 
@@ -179,17 +245,24 @@ impl Writer {
     /// Marks the writer failed and turns every result of the batch into an error, because
     /// none of them is known to be durable and anchored.
     fn fail_batch(&mut self, results: Vec<Result<u64, AuditError>>, failure: Failure) -> Committed {
-        let reason = failure.to_string();
-        tracing::error!(log = %self.log_path.display(), %reason, "audit log stopped accepting records");
+        let reason = self.fail(&failure);
         let results = results
             .into_iter()
             .map(|result| result.and_then(|_| Err(self.batch_error(&failure, &reason))))
             .collect();
-        self.failure = Some(reason);
         Committed {
             results,
             checkpointed: false,
+            window_was_open: false,
         }
+    }
+
+    /// Marks the writer failed and returns the reason that later appends report.
+    fn fail(&mut self, failure: &Failure) -> String {
+        let reason = failure.to_string();
+        tracing::error!(log = %self.log_path.display(), %reason, "audit log stopped accepting records");
+        self.failure = Some(reason.clone());
+        reason
     }
 
     fn batch_error(&self, failure: &Failure, reason: &str) -> AuditError {
@@ -202,7 +275,7 @@ impl Writer {
                 path: self.anchor_path.clone(),
                 source: Arc::clone(source),
             },
-            Failure::Checkpoint(_) => self.failed_error(reason),
+            Failure::InternalRecord(_) | Failure::Refresh(_) => self.failed_error(reason),
         }
     }
 
@@ -297,7 +370,8 @@ struct EncodedBatch {
     buffer: Vec<u8>,
     results: Vec<Result<u64, AuditError>>,
     newest_checkpoint: Option<Anchor>,
-    checkpoint_error: Option<AuditError>,
+    /// Error of encoding a checkpoint or `audit.recovered` record.
+    internal_error: Option<AuditError>,
 }
 
 /// Cause of a writer failure.
@@ -307,8 +381,18 @@ enum Failure {
     Log(Arc<io::Error>),
     #[error("write to the anchor failed: {0}")]
     Anchor(Arc<io::Error>),
-    #[error("checkpoint could not be encoded: {0}")]
-    Checkpoint(AuditError),
+    #[error("a checkpoint or audit.recovered record could not be encoded: {0}")]
+    InternalRecord(AuditError),
+    #[error("checking the log before a write failed: {0}")]
+    Refresh(RefreshError),
+}
+
+/// Builds the `audit.recovered` event for a torn final line that was truncated.
+fn recovered_event(torn: TornTail) -> AuditEvent {
+    AuditEvent::new(AUDIT_RECOVERED, "audit log", Outcome::Success)
+        .meta("truncated_bytes", torn.bytes)
+        .meta("truncated_at_offset", torn.offset)
+        .meta("reason", "incomplete final line left by a crash; it was never acknowledged")
 }
 
 /// Returns the current UTC time cut to microseconds, the precision stored on disk.

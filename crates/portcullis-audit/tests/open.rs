@@ -256,14 +256,27 @@ async fn open_with_other_signing_key_rejected() {
     assert!(matches!(source, VerifyError::AnchorSignatureInvalid { .. }), "{source:?}");
 }
 
+/// A second open of a log that is open already succeeds, and both handles append to one
+/// chain, each continuing after the other's records.
 #[tokio::test]
-async fn second_open_is_locked() {
+async fn second_open_shares_the_log() {
     let test_log = TestLog::new(10);
-    let log = test_log.open().await;
-    let second = AuditLog::open(test_log.config.clone(), test_log.signing_key.clone(), test_log.payload_key()).await;
-    assert!(matches!(second, Err(AuditError::Locked { .. })), "{:?}", second.err());
-    log.shutdown().await.unwrap();
-    test_log.open().await.shutdown().await.unwrap();
+    let first = test_log.open().await;
+    let second = test_log.open().await;
+    for index in 0..6 {
+        let log = if index % 2 == 0 { &first } else { &second };
+        assert_eq!(log.append(sample_event(index)).await.unwrap(), index + 1, "append {index}");
+    }
+    first.shutdown().await.unwrap();
+    assert_eq!(second.append(sample_event(6)).await.unwrap(), 8, "after the checkpoint 7 of the first shutdown");
+    second.shutdown().await.unwrap();
+
+    let report = test_log.verify().unwrap();
+    assert_eq!(report.last_seq, 9, "the second shutdown's checkpoint is 9");
+    assert_eq!(report.checkpoints, 2);
+    assert_eq!(report.anchor_seq, 9);
+    let all: Vec<u64> = (1..=9).collect();
+    assert_eq!(seqs(&test_log), all);
 }
 
 #[tokio::test]
@@ -284,23 +297,19 @@ async fn dropped_handles_finish_the_log() {
     log.append(sample_event(0)).await.unwrap();
     drop(log);
 
-    // The writer task finishes in the background; wait until it has released the lock.
-    let mut reopened = None;
+    // The writer task finishes in the background; wait until the anchor names its final
+    // checkpoint.
+    let mut report = test_log.verify().unwrap();
     for _ in 0..100 {
-        match AuditLog::open(test_log.config.clone(), test_log.signing_key.clone(), test_log.payload_key()).await {
-            Ok(log) => {
-                reopened = Some(log);
-                break;
-            }
-            Err(AuditError::Locked { .. }) => tokio::time::sleep(Duration::from_millis(20)).await,
-            Err(other) => panic!("reopen failed: {other}"),
+        if report.anchor_seq == 2 {
+            break;
         }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        report = test_log.verify().unwrap();
     }
-    let reopened = reopened.expect("writer task released the lock within 2 s");
-    let report = test_log.verify().unwrap();
     assert_eq!(report.last_seq, 2, "event 1 and the final checkpoint 2");
-    assert_eq!(report.anchor_seq, 2);
-    reopened.shutdown().await.unwrap();
+    assert_eq!(report.anchor_seq, 2, "the writer task finished within 2 s");
+    test_log.open().await.shutdown().await.unwrap();
 }
 
 #[tokio::test]

@@ -111,3 +111,22 @@ pub fn record_line(record: &Record) -> String {
     let line = record.to_line().expect("serialize record");
     String::from_utf8(line).expect("UTF-8 line").trim_end().to_owned()
 }
+
+/// Asserts that every checkpoint covers exactly the records since the previous checkpoint:
+/// `first_seq` is one after the previous checkpoint and `last_seq` one before its own.
+pub fn assert_checkpoints_contiguous(records: &[Record]) {
+    let mut previous_checkpoint = 0;
+    for record in records {
+        if record.event_type != portcullis_audit::event_types::AUDIT_CHECKPOINT {
+            continue;
+        }
+        assert_eq!(
+            record.metadata["first_seq"],
+            previous_checkpoint + 1,
+            "first_seq of checkpoint {}",
+            record.seq
+        );
+        assert_eq!(record.metadata["last_seq"], record.seq - 1, "last_seq of checkpoint {}", record.seq);
+        previous_checkpoint = record.seq;
+    }
+}
