@@ -11,15 +11,28 @@
 //! responses to earlier pipelined messages and aborts the transaction as
 //! any error would. In the extended protocol it then skips to Sync and
 //! sends exactly one ReadyForQuery, as it does for an error of its own.
+//!
+//! A restricted statement (a [`Verdict::Restrict`]) is forwarded with its
+//! conditions, and client messages after it wait until its result has
+//! passed them (see `responses` for what happens when it does not). The
+//! wait costs one round trip per restricted Query or Execute that the
+//! client pipelines other messages behind. Masking needs the result's type
+//! OIDs and formats, so before the first Execute of a restricted portal
+//! that the client has not described, the gateway sends its own Describe
+//! of the portal and drops the reply.
 
 use std::sync::Arc;
 
 use crate::authority::{StatementRequest, Verdict};
-use crate::codec::{decode_frontend, Bind, Frame, FrontendMessage, Parse, Query, SqlState, Tag};
+use crate::codec::{
+    decode_frontend, Bind, CopyFail, Describe, Frame, FrontendMessage, Parse, Query, SqlState, Tag,
+    Target,
+};
 use crate::error::{ClientError, SessionError};
 use crate::events::{SessionEvent, StatementText};
-use crate::extended::{Expect, Portal, Rewrite};
-use crate::relay::{Piece, Relay};
+use crate::extended::{lock, shared_portal, Expect, Portal, Rewrite, SharedPortal, Statement};
+use crate::relay::{Incoming, Piece, Relay};
+use crate::restriction::Restrictions;
 use crate::wire;
 
 /// SQL that every PostgreSQL version rejects with a syntax error before
@@ -30,13 +43,23 @@ const SUBSTITUTE_SQL: &str = "portcullis_statement_not_permitted";
 /// Parse. The substitute never parses, so no statement of this name is created.
 const SUBSTITUTE_STATEMENT: &str = "portcullis_substitute";
 
-/// Proof that a statement passed the check and its audit record is durable.
-pub(crate) struct Admitted(());
+/// Proof that a statement passed the check and its audit record is
+/// durable, with the conditions on its results.
+pub(crate) struct Admitted {
+    restrictions: Option<Arc<Restrictions>>,
+}
 
 impl Relay {
-    /// Handles every whole client message that is buffered.
+    /// Handles every whole client message that is buffered, unless client
+    /// messages must wait (see [`Relay::client_held`]).
     pub(crate) async fn drain_client(&mut self) -> Result<(), SessionError> {
         while !self.client_terminated {
+            if self.to_upstream.incoming == Incoming::Boundary
+                && self.client_held()
+                && !self.copy_data_next()
+            {
+                break;
+            }
             let Some(piece) = self.to_upstream.next()? else {
                 break;
             };
@@ -54,9 +77,8 @@ impl Relay {
             FrontendMessage::Parse(parse) => self.on_parse(&frame, &parse).await,
             FrontendMessage::Bind(bind) => self.on_bind(&frame, &bind),
             FrontendMessage::Execute(execute) => self.on_execute(&frame, execute.portal).await,
-            FrontendMessage::Describe(_) => {
-                self.state.expect(Expect::Describe);
-                self.pass(&frame);
+            FrontendMessage::Describe(describe) => {
+                self.on_describe(&frame, &describe);
                 Ok(())
             }
             FrontendMessage::Close(close) => {
@@ -67,6 +89,7 @@ impl Relay {
             }
             FrontendMessage::Sync => {
                 self.state.expect(Expect::Sync);
+                self.state.sync_sent();
                 self.pass(&frame);
                 Ok(())
             }
@@ -101,6 +124,20 @@ impl Relay {
             }
             .into()),
         }
+    }
+
+    /// Returns whether client messages must wait: the last forwarded
+    /// statement is restricted and its result may still be withheld, or a
+    /// CancelRequest for a withheld result is on its way. The cancel could
+    /// otherwise reach the server while it runs a later statement.
+    pub(crate) fn client_held(&self) -> bool {
+        self.cancel_task.is_some() || self.state.holds_client()
+    }
+
+    /// Returns whether the next client message is COPY data the upstream
+    /// waits for, which passes even while client messages are held.
+    fn copy_data_next(&self) -> bool {
+        self.copy_in && matches!(self.to_upstream.input.first(), Some(b'd' | b'c' | b'f'))
     }
 
     /// Forwards a message that is not a statement.
@@ -140,7 +177,10 @@ impl Relay {
             });
         }
         match verdict {
-            Verdict::Allow => Ok(Admitted(())),
+            Verdict::Allow => Ok(Admitted { restrictions: None }),
+            Verdict::Restrict(restrictions) => Ok(Admitted {
+                restrictions: Some(restrictions).filter(|r| r.restricts_anything()),
+            }),
             Verdict::Deny { reason } => Err(Rewrite {
                 code: SqlState::INSUFFICIENT_PRIVILEGE,
                 message: format!(
@@ -157,11 +197,11 @@ impl Relay {
         let text = StatementText::Simple(query.query.to_owned());
         match self.admit(number, verdict, text).await {
             Ok(proof) => {
+                let restrictions = proof.restrictions.clone();
+                let holds_client = restrictions.is_some() && !self.state.upstream_skipping();
                 self.forward(proof, frame);
-                self.state.expect(Expect::Query {
-                    statement: Some(number),
-                    rewrite: None,
-                });
+                self.state
+                    .expect(Expect::query(Some(number), restrictions, holds_client));
             }
             Err(rewrite) => self.substitute_query(Some(number), rewrite),
         }
@@ -170,9 +210,15 @@ impl Relay {
 
     /// Checks the text at Parse, so a denied statement is never prepared
     /// upstream. Allowed statements are recorded at their first Execute,
-    /// with the bind parameters.
+    /// with the bind parameters; a restriction stays with the statement.
     async fn on_parse(&mut self, frame: &Frame, parse: &Parse<'_>) -> Result<(), SessionError> {
         let verdict = self.decide(&StatementRequest::Parse { text: parse.query });
+        let restrictions = match &verdict {
+            Verdict::Restrict(restrictions) if restrictions.restricts_anything() => {
+                Some(Arc::clone(restrictions))
+            }
+            _ => None,
+        };
         if let Verdict::Deny { .. } = verdict {
             let number = self.state.next_statement();
             let text = StatementText::Prepared {
@@ -186,10 +232,11 @@ impl Relay {
             self.substitute_parse(parse.name, rewrite);
             return Ok(());
         }
-        if !self
-            .state
-            .store_statement(parse.name, Arc::from(parse.query))
-        {
+        let statement = Statement {
+            text: Arc::from(parse.query),
+            restrictions,
+        };
+        if !self.state.store_statement(parse.name, statement) {
             self.substitute_parse(SUBSTITUTE_STATEMENT, too_many_named());
             return Ok(());
         }
@@ -201,14 +248,18 @@ impl Relay {
 
     fn on_bind(&mut self, frame: &Frame, bind: &Bind<'_>) -> Result<(), SessionError> {
         // A statement made by SQL PREPARE has no Parse the gateway saw.
-        let text = self.state.statement(bind.statement).unwrap_or_else(|| {
-            Arc::from(format!(
-                "-- prepared statement \"{}\" (not created by a Parse message)",
-                bind.statement
-            ))
-        });
+        let statement = self
+            .state
+            .statement(bind.statement)
+            .unwrap_or_else(|| Statement {
+                text: Arc::from(format!(
+                    "-- prepared statement \"{}\" (not created by a Parse message)",
+                    bind.statement
+                )),
+                restrictions: None,
+            });
         let portal = Portal {
-            text,
+            text: statement.text,
             parameters: bind.parameters.clone(),
             formats: bind
                 .parameter_formats
@@ -216,6 +267,7 @@ impl Relay {
                 .map(|format| format.code())
                 .collect(),
             executed: false,
+            result: statement.restrictions.map(shared_portal),
         };
         if !self.state.store_portal(bind.portal, portal) {
             self.substitute_parse(SUBSTITUTE_STATEMENT, too_many_named());
@@ -226,28 +278,50 @@ impl Relay {
         Ok(())
     }
 
+    /// Notes a Describe of a restricted portal, whose reply gives the
+    /// result columns that masking needs.
+    fn on_describe(&mut self, frame: &Frame, describe: &Describe<'_>) {
+        let portal = match describe.target {
+            Target::Portal => self
+                .state
+                .portal_mut(describe.name)
+                .and_then(|portal| portal.result.clone()),
+            Target::Statement => None,
+        };
+        if let Some(portal) = &portal {
+            lock(portal).describe_sent = true;
+        }
+        self.state.expect(Expect::Describe {
+            portal,
+            forward: true,
+        });
+        self.pass(frame);
+    }
+
     async fn on_execute(&mut self, frame: &Frame, portal_name: &str) -> Result<(), SessionError> {
         let portal = match self.state.portal_mut(portal_name) {
-            Some(portal) if portal.executed => None,
+            Some(portal) if portal.executed => {
+                // A later Execute of the same portal fetches more rows of a
+                // recorded statement, under the same restriction.
+                let result = portal.result.clone();
+                self.pass(frame);
+                self.expect_execute(None, result);
+                return Ok(());
+            }
             Some(portal) => {
                 portal.executed = true;
-                Some(portal.clone())
+                portal.clone()
             }
             // A cursor opened by SQL DECLARE is a portal without a Bind.
-            None => Some(Portal {
+            None => Portal {
                 text: Arc::from(format!(
                     "-- portal \"{portal_name}\" (not created by a Bind message)"
                 )),
                 parameters: Vec::new(),
                 formats: Vec::new(),
                 executed: true,
-            }),
-        };
-        let Some(portal) = portal else {
-            // A later Execute of the same portal fetches more rows of a recorded statement.
-            self.state.expect(Expect::Execute { statement: None });
-            self.pass(frame);
-            return Ok(());
+                result: None,
+            },
         };
 
         let number = self.state.next_statement();
@@ -262,14 +336,85 @@ impl Relay {
         };
         match self.admit(number, verdict, text).await {
             Ok(proof) => {
+                let result = self.portal_result(portal_name, portal.result, &proof);
+                if let Some(result) = &result {
+                    self.describe_before_execute(portal_name, result);
+                }
                 self.forward(proof, frame);
-                self.state.expect(Expect::Execute {
-                    statement: Some(number),
-                });
+                self.expect_execute(Some(number), result);
             }
             Err(rewrite) => self.substitute_parse(SUBSTITUTE_STATEMENT, rewrite),
         }
         Ok(())
+    }
+
+    /// Returns the restriction state for a portal's first Execute: the
+    /// Execute's own restriction when its verdict has one, else the one the
+    /// portal got from its statement's Parse.
+    fn portal_result(
+        &mut self,
+        portal_name: &str,
+        from_parse: Option<SharedPortal>,
+        proof: &Admitted,
+    ) -> Option<SharedPortal> {
+        let Some(restrictions) = &proof.restrictions else {
+            return from_parse;
+        };
+        let result = match from_parse {
+            Some(result) => {
+                lock(&result).restrictions = Arc::clone(restrictions);
+                result
+            }
+            None => {
+                let result = shared_portal(Arc::clone(restrictions));
+                if let Some(portal) = self.state.portal_mut(portal_name) {
+                    portal.result = Some(Arc::clone(&result));
+                }
+                result
+            }
+        };
+        Some(result)
+    }
+
+    /// Sends a Describe of the portal ahead of its first Execute, unless one
+    /// was sent already. PostgreSQL replies to Describe of a portal with
+    /// RowDescription or NoData ("Extended Query" in the protocol chapter),
+    /// which gives each column's type and format for masking.
+    fn describe_before_execute(&mut self, portal_name: &str, result: &SharedPortal) {
+        if self.state.upstream_skipping() {
+            return;
+        }
+        let mut state = lock(result);
+        if state.describe_sent {
+            return;
+        }
+        state.describe_sent = true;
+        drop(state);
+
+        let describe = Describe {
+            target: Target::Portal,
+            name: portal_name,
+        };
+        wire::encode(&mut self.to_upstream.output, |buf| describe.encode(buf));
+        self.state.expect(Expect::Describe {
+            portal: Some(Arc::clone(result)),
+            forward: false,
+        });
+    }
+
+    /// Expects the response to a forwarded Execute. Client messages wait
+    /// behind a restricted one until its result ends. A Flush follows it,
+    /// because the server sends buffered output only at Sync, Flush or when
+    /// its buffer fills, and the client's own Sync is among the waiting messages.
+    fn expect_execute(&mut self, statement: Option<u64>, result: Option<SharedPortal>) {
+        let holds_client = result.is_some() && !self.state.upstream_skipping();
+        self.state
+            .expect(Expect::execute(statement, result, holds_client));
+        if holds_client {
+            wire::encode(&mut self.to_upstream.output, |buf| {
+                FrontendMessage::Flush.encode(buf)
+            });
+        }
     }
 
     fn substitute_query(&mut self, statement: Option<u64>, rewrite: Rewrite) {
@@ -277,9 +422,44 @@ impl Relay {
             query: SUBSTITUTE_SQL,
         };
         wire::encode(&mut self.to_upstream.output, |buf| query.encode(buf));
-        self.state.expect(Expect::Query {
-            statement,
-            rewrite: Some(rewrite),
+        self.state
+            .expect(Expect::substitute_query(statement, Some(rewrite)));
+    }
+
+    /// Ends a withheld simple Query the way an error would: a substitute
+    /// Query that fails aborts an open transaction block, and its
+    /// ReadyForQuery, with the resulting status, is the one the client gets.
+    /// Its ErrorResponse is dropped, because the client has the gateway's.
+    pub(crate) fn abort_query(&mut self) {
+        let query = Query {
+            query: SUBSTITUTE_SQL,
+        };
+        wire::encode(&mut self.to_upstream.output, |buf| query.encode(buf));
+        self.state.expect(Expect::substitute_query(None, None));
+    }
+
+    /// Ends a withheld Execute the way an error would: a substitute Parse
+    /// that fails after it makes the server skip to the client's Sync and
+    /// roll back an implicit transaction. Its ErrorResponse is dropped.
+    pub(crate) fn abort_execute(&mut self) {
+        let parse = Parse {
+            name: SUBSTITUTE_STATEMENT,
+            query: SUBSTITUTE_SQL,
+            parameter_types: Vec::new(),
+        };
+        wire::encode(&mut self.to_upstream.output, |buf| parse.encode(buf));
+        self.state.substitute_parse_sent();
+        self.state.expect(Expect::Abort);
+    }
+
+    /// Ends the COPY FROM STDIN of a withheld query, which the client does
+    /// not know about and sends no data for.
+    pub(crate) fn abort_copy_in(&mut self) {
+        let fail = CopyFail {
+            message: "the gateway withheld an earlier result of this query",
+        };
+        wire::encode(&mut self.to_upstream.output, |buf| {
+            FrontendMessage::CopyFail(fail).encode(buf)
         });
     }
 
@@ -293,6 +473,7 @@ impl Relay {
             parameter_types: Vec::new(),
         };
         wire::encode(&mut self.to_upstream.output, |buf| parse.encode(buf));
+        self.state.substitute_parse_sent();
         self.state.expect(Expect::Denied { rewrite });
     }
 }

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 pub use crate::events::SessionEvent;
+use crate::restriction::Restrictions;
 use crate::scram::hmac_sha256;
 
 /// Decisions, grants and the audit log, as seen by the PostgreSQL front end.
@@ -298,10 +299,19 @@ pub enum StatementRequest<'a> {
 }
 
 /// Outcome of a [`StatementCheck`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum Verdict {
     /// Forward the statement.
     Allow,
+    /// Forward the statement, and mask or cap its results as listed. A
+    /// result that does not fit the conditions (another column count, a
+    /// mask that does not apply to the column's type, too many rows) is
+    /// withheld: the client gets an ErrorResponse instead of the rows.
+    ///
+    /// At Parse the conditions belong to the prepared statement and apply to
+    /// every portal bound from it. At the first Execute of a portal they
+    /// replace the Parse's; an Execute that is simply allowed keeps them.
+    Restrict(Arc<Restrictions>),
     /// Reject with ErrorResponse 42501 and this reason, which the client sees.
     Deny {
         /// Reason shown to the client and recorded.

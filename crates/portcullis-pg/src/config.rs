@@ -36,8 +36,10 @@ pub struct Limits {
     /// Largest client message, in bytes of the length field (which counts
     /// itself). Larger messages end the connection with FATAL 54000. Messages
     /// the gateway inspects are buffered whole, so this also bounds the
-    /// buffer of one session, except rows and COPY data from the target,
-    /// which stream through whatever their size.
+    /// buffer of one session. Rows and COPY data from the target stream
+    /// through whatever their size, except in a masked row result or a
+    /// masked or capped COPY result. Each of their rows is buffered whole,
+    /// and a larger one fails the statement with ERROR 54000.
     pub max_message_size: usize,
     /// Time allowed from accepting the connection to the end of authentication.
     pub startup_timeout: Duration,

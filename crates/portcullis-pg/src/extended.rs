@@ -1,20 +1,26 @@
-//! Protocol state the relay keeps per session: prepared statement texts,
+//! Protocol state the relay keeps per session: prepared statements,
 //! portals, and the queue of responses expected from upstream, in the order
 //! the messages were forwarded ("Extended Query" and "Pipelining" in the
 //! protocol chapter of the PostgreSQL 18 documentation).
 //!
 //! The queue identifies the statement a CommandComplete or ErrorResponse
-//! belongs to, and the ErrorResponse that responds to a message the gateway
-//! put in place of a denied one. It never changes what is forwarded, except for
-//! that one ErrorResponse.
+//! belongs to, the ErrorResponse that responds to a message the gateway put
+//! in place of a denied one, and the restriction that applies to the rows
+//! arriving now. The head of the queue owns the active [`RowFilter`].
+//!
+//! When a restricted result does not fit its restriction, the relay
+//! withholds it: the head is marked, and everything the upstream sends for
+//! it, except ParameterStatus and NotificationResponse, is dropped.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 
 use crate::codec::{SqlState, Target, TransactionStatus};
 use crate::events::{Completion, StatementNumber};
+use crate::filter::{RowFilter, RowMode};
+use crate::restriction::Restrictions;
 
 /// The ErrorResponse sent in place of the upstream's response to a substitute message.
 #[derive(Clone, Debug)]
@@ -24,12 +30,22 @@ pub(crate) struct Rewrite {
 }
 
 /// A response the relay waits for, one per forwarded message that has one.
-#[derive(Debug)]
 pub(crate) enum Expect {
     /// A simple Query: any number of results, then ReadyForQuery.
     Query {
         statement: Option<StatementNumber>,
+        /// Sent in place of the first ErrorResponse (a substitute for a denied message).
         rewrite: Option<Rewrite>,
+        /// Drop the ErrorResponse: the query is the substitute sent after a withheld result.
+        drop_error: bool,
+        /// Conditions on the results of the query's statements.
+        restrictions: Option<Arc<Restrictions>>,
+        /// Position of the statement whose results arrive now.
+        position: usize,
+        /// The client already got an error for this query; drop the rest of its responses.
+        withheld: bool,
+        /// Client messages wait until this query ends.
+        holds_client: bool,
     },
     /// ParseComplete or an error.
     Parse,
@@ -37,15 +53,89 @@ pub(crate) enum Expect {
     Bind,
     /// ParameterDescription then RowDescription/NoData (statement), or
     /// RowDescription/NoData (portal).
-    Describe,
+    Describe {
+        /// The restricted portal whose result columns the reply describes.
+        portal: Option<SharedPortal>,
+        /// Whether the client sent the Describe; the reply to the gateway's own is dropped.
+        forward: bool,
+    },
     /// Rows, then CommandComplete, EmptyQueryResponse, PortalSuspended or an error.
-    Execute { statement: Option<StatementNumber> },
+    Execute {
+        statement: Option<StatementNumber>,
+        /// The portal's restriction, when it has one.
+        portal: Option<SharedPortal>,
+        /// The client already got an error for this Execute; drop the rest of its responses.
+        withheld: bool,
+        /// Client messages wait until this Execute ends.
+        holds_client: bool,
+    },
     /// The ErrorResponse to a substitute Parse that stands for a denied message.
     Denied { rewrite: Rewrite },
+    /// The ErrorResponse to a substitute Parse sent after a withheld Execute,
+    /// which makes the server skip to Sync. The client does not see it.
+    Abort,
     /// CloseComplete.
     Close,
     /// ReadyForQuery.
     Sync,
+}
+
+impl Expect {
+    /// Expects the response to a client's Query.
+    pub(crate) fn query(
+        statement: Option<StatementNumber>,
+        restrictions: Option<Arc<Restrictions>>,
+        holds_client: bool,
+    ) -> Expect {
+        Expect::Query {
+            statement,
+            rewrite: None,
+            drop_error: false,
+            restrictions,
+            position: 0,
+            withheld: false,
+            holds_client,
+        }
+    }
+
+    /// Expects the response to a substitute Query: its error is replaced
+    /// with `rewrite`, or dropped when `rewrite` is `None`.
+    pub(crate) fn substitute_query(
+        statement: Option<StatementNumber>,
+        rewrite: Option<Rewrite>,
+    ) -> Expect {
+        Expect::Query {
+            statement,
+            drop_error: rewrite.is_none(),
+            rewrite,
+            restrictions: None,
+            position: 0,
+            withheld: false,
+            holds_client: false,
+        }
+    }
+
+    /// Expects the response to an Execute.
+    pub(crate) fn execute(
+        statement: Option<StatementNumber>,
+        portal: Option<SharedPortal>,
+        holds_client: bool,
+    ) -> Expect {
+        Expect::Execute {
+            statement,
+            portal,
+            withheld: false,
+            holds_client,
+        }
+    }
+}
+
+/// A prepared statement as the gateway saw its Parse.
+#[derive(Clone)]
+pub(crate) struct Statement {
+    pub(crate) text: Arc<str>,
+    /// Conditions from the Parse's verdict, for every portal bound from it.
+    pub(crate) restrictions: Option<Arc<Restrictions>>,
 }
 
 /// A portal created by Bind, with what the audit record of its Execute needs.
@@ -56,13 +146,67 @@ pub(crate) struct Portal {
     pub(crate) formats: Vec<i16>,
     /// Set by the first Execute; later Executes fetch more rows of the same statement.
     pub(crate) executed: bool,
+    /// Restriction state, for a portal of a restricted statement.
+    pub(crate) result: Option<SharedPortal>,
 }
 
-/// Effect of one backend message on the relay, besides forwarding it.
+/// The restriction state of one portal, shared by the portal map and the
+/// queued responses, so a reply arriving after the portal's name was reused
+/// still reaches the right portal.
+pub(crate) type SharedPortal = Arc<Mutex<PortalResult>>;
+
+/// Restriction and result columns of a restricted portal.
+pub(crate) struct PortalResult {
+    pub(crate) restrictions: Arc<Restrictions>,
+    /// A Describe of this portal was forwarded, by the client or the gateway.
+    pub(crate) describe_sent: bool,
+    /// The result columns, from the reply to that Describe.
+    pub(crate) description: Option<Description>,
+    /// The filter of an Execute that ended at its row limit (PortalSuspended),
+    /// which the next Execute of the portal continues.
+    pub(crate) suspended: Option<RowFilter>,
+}
+
+/// The reply to Describe of a portal.
+pub(crate) enum Description {
+    /// RowDescription: (type OID, format code) per column.
+    Rows(Vec<(u32, i16)>),
+    /// NoData: the portal returns no rows.
+    NoData,
+}
+
+/// Creates the restriction state of a portal.
+pub(crate) fn shared_portal(restrictions: Arc<Restrictions>) -> SharedPortal {
+    Arc::new(Mutex::new(PortalResult {
+        restrictions,
+        describe_sent: false,
+        description: None,
+        suspended: None,
+    }))
+}
+
+/// Locks a portal's state. A panic while it was held left nothing half
+/// written that later readers could misread, so a poisoned lock is used as is.
+pub(crate) fn lock(portal: &SharedPortal) -> MutexGuard<'_, PortalResult> {
+    portal.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Delivery of a backend message to the client.
+#[derive(Debug, Default)]
+pub(crate) enum Delivery {
+    /// Forward it as received.
+    #[default]
+    Forward,
+    /// Send this ErrorResponse instead.
+    Replace(Rewrite),
+    /// Send nothing.
+    Drop,
+}
+
+/// Effect of one backend message on the relay.
 #[derive(Debug, Default)]
 pub(crate) struct BackendEffect {
-    /// Send this ErrorResponse instead of the upstream's.
-    pub(crate) replace: Option<Rewrite>,
+    pub(crate) delivery: Delivery,
     /// Record this completion.
     pub(crate) completion: Option<(StatementNumber, Completion)>,
 }
@@ -82,11 +226,26 @@ pub(crate) enum Backend<'a> {
     NoData,
 }
 
+/// The head of the queue after [`ProtocolState::withhold_head`].
+pub(crate) enum Withheld {
+    /// A simple Query; its statement number, if recorded.
+    Query(Option<StatementNumber>),
+    /// An Execute.
+    Execute(Option<StatementNumber>),
+}
+
 /// Statement and portal maps plus the expectation queue.
 pub(crate) struct ProtocolState {
-    statements: HashMap<String, Arc<str>>,
+    statements: HashMap<String, Statement>,
     portals: HashMap<String, Portal>,
     expected: VecDeque<Expect>,
+    /// Filter of the result arriving now, owned by the head of the queue;
+    /// `None` until one is set up for the current head.
+    rows: Option<RowFilter>,
+    /// The upstream skips every message until the next Sync it reads,
+    /// because an extended-protocol message failed after the last Sync the
+    /// gateway forwarded, or a substitute Parse will fail.
+    skipping: bool,
     max_named: usize,
     next_statement: StatementNumber,
 }
@@ -97,6 +256,8 @@ impl ProtocolState {
             statements: HashMap::new(),
             portals: HashMap::new(),
             expected: VecDeque::new(),
+            rows: None,
+            skipping: false,
             max_named,
             next_statement: 1,
         }
@@ -122,20 +283,20 @@ impl ProtocolState {
         self.expected.len()
     }
 
-    /// Stores a statement text; `false` when the per-session maximum of
+    /// Stores a prepared statement; `false` when the per-session maximum of
     /// named statements and portals is reached.
-    pub(crate) fn store_statement(&mut self, name: &str, text: Arc<str>) -> bool {
+    pub(crate) fn store_statement(&mut self, name: &str, statement: Statement) -> bool {
         if !name.is_empty()
             && !self.statements.contains_key(name)
             && self.named_count() >= self.max_named
         {
             return false;
         }
-        self.statements.insert(name.to_owned(), text);
+        self.statements.insert(name.to_owned(), statement);
         true
     }
 
-    pub(crate) fn statement(&self, name: &str) -> Option<Arc<str>> {
+    pub(crate) fn statement(&self, name: &str) -> Option<Statement> {
         self.statements.get(name).cloned()
     }
 
@@ -157,18 +318,205 @@ impl ProtocolState {
 
     pub(crate) fn close(&mut self, target: Target, name: &str) {
         match target {
-            Target::Statement => self.statements.remove(name),
-            Target::Portal => self.portals.remove(name).map(|portal| portal.text),
-        };
+            Target::Statement => {
+                self.statements.remove(name);
+            }
+            Target::Portal => {
+                self.portals.remove(name);
+            }
+        }
     }
 
     fn named_count(&self) -> usize {
         self.statements.len() + self.portals.len()
     }
 
+    /// Returns whether the upstream will skip messages forwarded now.
+    pub(crate) fn upstream_skipping(&self) -> bool {
+        self.skipping
+    }
+
+    /// Notes a substitute Parse on its way upstream, which will fail.
+    pub(crate) fn substitute_parse_sent(&mut self) {
+        self.skipping = true;
+    }
+
+    /// Notes a Sync on its way upstream, which ends any skipping.
+    pub(crate) fn sync_sent(&mut self) {
+        self.skipping = false;
+    }
+
+    /// Returns whether client messages must wait: the last forwarded message
+    /// is a restricted Query or Execute whose result may still be withheld.
+    pub(crate) fn holds_client(&self) -> bool {
+        matches!(
+            self.expected.back(),
+            Some(
+                Expect::Query {
+                    holds_client: true,
+                    ..
+                } | Expect::Execute {
+                    holds_client: true,
+                    ..
+                }
+            )
+        )
+    }
+
+    /// Lets client messages through while an Execute at the head receives
+    /// COPY data from the client. The server ignores a Flush during COPY IN,
+    /// so it would not send the end of the Execute until the client's Sync.
+    pub(crate) fn release_for_copy_in(&mut self) {
+        if let Some(Expect::Execute { holds_client, .. }) = self.expected.front_mut() {
+            *holds_client = false;
+        }
+    }
+
+    /// Returns whether the client already got an error for the head's result.
+    pub(crate) fn head_withheld(&self) -> bool {
+        matches!(
+            self.expected.front(),
+            Some(Expect::Query { withheld: true, .. } | Expect::Execute { withheld: true, .. })
+        )
+    }
+
+    /// Returns how the receive pipe handles rows now. Every row of a
+    /// withheld result is dropped, including rows of later statements of a
+    /// simple Query that the cancel did not stop in time.
+    pub(crate) fn row_mode(&self) -> RowMode {
+        if self.head_withheld() {
+            return RowMode::Skip;
+        }
+        self.rows.as_ref().map_or(RowMode::Pass, RowFilter::mode)
+    }
+
+    /// Returns the filter of the result arriving now, if one is set up.
+    pub(crate) fn rows_mut(&mut self) -> Option<&mut RowFilter> {
+        self.rows.as_mut()
+    }
+
+    /// Sets the filter of the head's current result.
+    pub(crate) fn set_rows(&mut self, filter: RowFilter) {
+        self.rows = Some(filter);
+    }
+
+    /// Returns the restrictions that apply to the head's current result and
+    /// the statement's position in them, or `None` when it is unrestricted.
+    pub(crate) fn head_restrictions(&self) -> Option<(Arc<Restrictions>, usize)> {
+        match self.expected.front()? {
+            Expect::Query {
+                restrictions: Some(restrictions),
+                position,
+                ..
+            } => Some((Arc::clone(restrictions), *position)),
+            Expect::Execute {
+                portal: Some(portal),
+                ..
+            } => Some((Arc::clone(&lock(portal).restrictions), 0)),
+            _ => None,
+        }
+    }
+
+    /// Returns the restricted portal whose Describe reply is expected next.
+    pub(crate) fn head_describe(&self) -> Option<SharedPortal> {
+        match self.expected.front()? {
+            Expect::Describe {
+                portal: Some(portal),
+                ..
+            } => Some(Arc::clone(portal)),
+            _ => None,
+        }
+    }
+
+    /// Returns whether the head is a Describe sent by the gateway itself.
+    pub(crate) fn head_is_own_describe(&self) -> bool {
+        matches!(
+            self.expected.front(),
+            Some(Expect::Describe { forward: false, .. })
+        )
+    }
+
+    /// Sets up the filter of an Execute that became the head of the queue.
+    /// Its portal's Describe reply came before it, so the columns are known.
+    /// Returns the error to send instead of the rows when the result does
+    /// not fit the restriction.
+    pub(crate) fn start_execute(&mut self) -> Result<(), Rewrite> {
+        if self.rows.is_some() {
+            return Ok(());
+        }
+        let Some(Expect::Execute {
+            portal,
+            withheld: false,
+            ..
+        }) = self.expected.front()
+        else {
+            return Ok(());
+        };
+        let Some(portal) = portal else {
+            self.rows = Some(RowFilter::Pass);
+            return Ok(());
+        };
+
+        let mut result = lock(portal);
+        let filter = match (result.suspended.take(), &result.description) {
+            (Some(suspended), _) => Ok(suspended),
+            (None, Some(Description::Rows(columns))) => {
+                RowFilter::for_rows(result.restrictions.statement(0), columns)
+            }
+            // NoData or no reply: the portal should return no rows, and a
+            // CopyOutResponse sets up a filter of its own.
+            (None, _) => Ok(RowFilter::Unexpected),
+        };
+        drop(result);
+        match filter {
+            Ok(filter) => {
+                self.rows = Some(filter);
+                Ok(())
+            }
+            Err(rewrite) => {
+                self.rows = Some(RowFilter::Discard);
+                Err(rewrite)
+            }
+        }
+    }
+
+    /// Marks the head's result as withheld, so the rest of it is dropped.
+    /// Returns `None` when the head is not a Query or Execute.
+    pub(crate) fn withhold_head(&mut self) -> Option<Withheld> {
+        self.rows = Some(RowFilter::Discard);
+        match self.expected.front_mut()? {
+            Expect::Query {
+                statement,
+                withheld,
+                holds_client,
+                ..
+            } => {
+                *withheld = true;
+                *holds_client = false;
+                Some(Withheld::Query(*statement))
+            }
+            Expect::Execute {
+                statement,
+                withheld,
+                holds_client,
+                ..
+            } => {
+                *withheld = true;
+                *holds_client = false;
+                Some(Withheld::Execute(*statement))
+            }
+            _ => None,
+        }
+    }
+
+    fn pop(&mut self) -> Option<Expect> {
+        self.rows = None;
+        self.expected.pop_front()
+    }
+
     /// Updates the queue for one backend message. Messages that may come at
-    /// any time (notices, notifications, parameter status) and row data are
-    /// not passed here.
+    /// any time (notices, notifications, parameter status), COPY messages and
+    /// row data are not passed here.
     pub(crate) fn on_backend(&mut self, message: Backend<'_>) -> BackendEffect {
         match message {
             Backend::Ready(status) => {
@@ -192,14 +540,19 @@ impl ProtocolState {
             Backend::CloseComplete => self.pop_if(|e| matches!(e, Expect::Close)),
             Backend::ParameterDescription => BackendEffect::default(),
             Backend::RowDescription | Backend::NoData => {
-                self.pop_if(|e| matches!(e, Expect::Describe))
+                let own = self.head_is_own_describe();
+                let mut effect = self.pop_if(|e| matches!(e, Expect::Describe { .. }));
+                if own {
+                    effect.delivery = Delivery::Drop;
+                }
+                effect
             }
         }
     }
 
     fn pop_if(&mut self, matches: impl Fn(&Expect) -> bool) -> BackendEffect {
         if self.expected.front().is_some_and(matches) {
-            self.expected.pop_front();
+            self.pop();
         }
         BackendEffect::default()
     }
@@ -207,16 +560,36 @@ impl ProtocolState {
     /// CommandComplete, EmptyQueryResponse or PortalSuspended: ends an
     /// Execute; inside a simple Query it ends one of its statements.
     fn on_result(&mut self, completion: Completion, complete: bool) -> BackendEffect {
-        match self.expected.front() {
-            Some(Expect::Query { statement, .. }) => BackendEffect {
-                replace: None,
-                completion: statement.map(|number| (number, completion)),
-            },
-            Some(Expect::Execute { statement }) => {
+        match self.expected.front_mut() {
+            Some(Expect::Query {
+                statement,
+                position,
+                ..
+            }) => {
+                *position += 1;
                 let statement = *statement;
-                self.expected.pop_front();
+                self.rows = None;
                 BackendEffect {
-                    replace: None,
+                    delivery: Delivery::Forward,
+                    completion: statement.map(|number| (number, completion)),
+                }
+            }
+            Some(Expect::Execute {
+                statement,
+                portal,
+                withheld,
+                ..
+            }) => {
+                let statement = *statement;
+                if !complete && !*withheld {
+                    // The next Execute of the portal continues this result.
+                    if let Some(portal) = portal.clone() {
+                        lock(&portal).suspended = self.rows.take();
+                    }
+                }
+                self.pop();
+                BackendEffect {
+                    delivery: Delivery::Forward,
                     completion: statement
                         .filter(|_| complete)
                         .map(|number| (number, completion)),
@@ -242,32 +615,59 @@ impl ProtocolState {
         match self.expected.front_mut() {
             None => BackendEffect::default(),
             // A denied query was recorded with its verdict; it gets no completion.
-            Some(Expect::Query { statement, rewrite }) => match rewrite.take() {
-                Some(rewrite) => BackendEffect {
-                    replace: Some(rewrite),
-                    completion: None,
-                },
-                None => BackendEffect {
-                    replace: None,
-                    completion: error(*statement),
-                },
-            },
+            Some(Expect::Query {
+                statement,
+                rewrite,
+                drop_error,
+                ..
+            }) => {
+                let effect = match (rewrite.take(), *drop_error) {
+                    (Some(rewrite), _) => BackendEffect {
+                        delivery: Delivery::Replace(rewrite),
+                        completion: None,
+                    },
+                    (None, true) => BackendEffect {
+                        delivery: Delivery::Drop,
+                        completion: None,
+                    },
+                    (None, false) => BackendEffect {
+                        delivery: Delivery::Forward,
+                        completion: error(*statement),
+                    },
+                };
+                self.rows = None;
+                effect
+            }
             Some(_) => {
-                let head = self.expected.pop_front();
+                let mut head = self.pop();
+                // An error on the gateway's own Describe, such as an unknown
+                // portal, stands for the error of the Execute behind it.
+                if matches!(head, Some(Expect::Describe { forward: false, .. }))
+                    && matches!(self.expected.front(), Some(Expect::Execute { .. }))
+                {
+                    head = self.pop();
+                }
                 while self
                     .expected
                     .front()
                     .is_some_and(|e| !matches!(e, Expect::Sync))
                 {
-                    self.expected.pop_front();
+                    self.pop();
+                }
+                if self.expected.is_empty() {
+                    self.skipping = true;
                 }
                 match head {
                     Some(Expect::Denied { rewrite }) => BackendEffect {
-                        replace: Some(rewrite),
+                        delivery: Delivery::Replace(rewrite),
                         completion: None,
                     },
-                    Some(Expect::Execute { statement }) => BackendEffect {
-                        replace: None,
+                    Some(Expect::Abort) => BackendEffect {
+                        delivery: Delivery::Drop,
+                        completion: None,
+                    },
+                    Some(Expect::Execute { statement, .. }) => BackendEffect {
+                        delivery: Delivery::Forward,
                         completion: error(statement),
                     },
                     _ => BackendEffect::default(),
@@ -278,7 +678,7 @@ impl ProtocolState {
 
     fn on_ready(&mut self, status: TransactionStatus) {
         // Anything still queued before the Sync or Query was skipped by the server.
-        while let Some(expect) = self.expected.pop_front() {
+        while let Some(expect) = self.pop() {
             if matches!(expect, Expect::Sync | Expect::Query { .. }) {
                 break;
             }
@@ -306,7 +706,7 @@ mod tests {
         let mut state = ProtocolState::new(10);
         state.expect(Expect::Parse);
         state.expect(Expect::Bind);
-        state.expect(Expect::Execute { statement: Some(1) });
+        state.expect(Expect::execute(Some(1), None, false));
         state.expect(Expect::Parse);
         state.expect(Expect::Sync);
         state.on_backend(Backend::ParseComplete);
@@ -327,19 +727,19 @@ mod tests {
         state.expect(Expect::Denied { rewrite: deny() });
         state.expect(Expect::Sync);
         let effect = state.on_backend(Backend::Error { sqlstate: "42601" });
-        assert_eq!(
-            effect.replace.map(|r| r.code),
-            Some(SqlState::INSUFFICIENT_PRIVILEGE)
-        );
+        assert!(matches!(
+            effect.delivery,
+            Delivery::Replace(Rewrite {
+                code: SqlState::INSUFFICIENT_PRIVILEGE,
+                ..
+            })
+        ));
     }
 
     #[test]
     fn query_completions_per_statement() {
         let mut state = ProtocolState::new(10);
-        state.expect(Expect::Query {
-            statement: Some(7),
-            rewrite: None,
-        });
+        state.expect(Expect::query(Some(7), None, false));
         let first = state.on_backend(Backend::CommandComplete {
             tag: "SELECT 1",
             rows: Some(1),
@@ -362,10 +762,112 @@ mod tests {
 
     #[test]
     fn named_statement_cap_enforced() {
+        let statement = |text: &str| Statement {
+            text: text.into(),
+            restrictions: None,
+        };
         let mut state = ProtocolState::new(1);
-        assert!(state.store_statement("a", "SELECT 1".into()));
-        assert!(!state.store_statement("b", "SELECT 2".into()));
-        assert!(state.store_statement("", "SELECT 3".into()));
-        assert!(state.store_statement("a", "SELECT 4".into()));
+        assert!(state.store_statement("a", statement("SELECT 1")));
+        assert!(!state.store_statement("b", statement("SELECT 2")));
+        assert!(state.store_statement("", statement("SELECT 3")));
+        assert!(state.store_statement("a", statement("SELECT 4")));
+    }
+
+    #[test]
+    fn own_describe_reply_dropped() {
+        let mut state = ProtocolState::new(10);
+        state.expect(Expect::Describe {
+            portal: None,
+            forward: false,
+        });
+        state.expect(Expect::Describe {
+            portal: None,
+            forward: true,
+        });
+        let own = state.on_backend(Backend::RowDescription);
+        let client = state.on_backend(Backend::NoData);
+        assert!(matches!(own.delivery, Delivery::Drop));
+        assert!(matches!(client.delivery, Delivery::Forward));
+        assert!(state.is_settled());
+    }
+
+    #[test]
+    fn withheld_execute_abort_error_dropped() {
+        let mut state = ProtocolState::new(10);
+        state.expect(Expect::execute(Some(3), None, true));
+        assert!(state.holds_client());
+        assert!(matches!(
+            state.withhold_head(),
+            Some(Withheld::Execute(Some(3)))
+        ));
+        state.expect(Expect::Abort);
+        assert!(state.head_withheld());
+        assert!(!state.holds_client());
+
+        state.on_backend(Backend::CommandComplete {
+            tag: "SELECT 9",
+            rows: Some(9),
+        });
+        assert!(!state.head_withheld());
+        let effect = state.on_backend(Backend::Error { sqlstate: "42601" });
+        assert!(matches!(effect.delivery, Delivery::Drop));
+        assert!(state.is_settled());
+        assert!(state.upstream_skipping());
+        state.sync_sent();
+        assert!(!state.upstream_skipping());
+    }
+
+    #[test]
+    fn withheld_query_skips_later_rows() {
+        let mut state = ProtocolState::new(10);
+        state.expect(Expect::query(Some(1), None, true));
+        state.set_rows(RowFilter::Count { cap: 1, sent: 1 });
+        state.withhold_head();
+        state.on_backend(Backend::CommandComplete {
+            tag: "SELECT 5",
+            rows: Some(5),
+        });
+        assert_eq!(
+            state.row_mode(),
+            RowMode::Skip,
+            "rows of the next statement"
+        );
+        state.on_backend(Backend::Ready(TransactionStatus::Idle));
+        assert_eq!(state.row_mode(), RowMode::Pass);
+    }
+
+    #[test]
+    fn own_describe_error_completes_execute() {
+        let mut state = ProtocolState::new(10);
+        state.expect(Expect::Describe {
+            portal: None,
+            forward: false,
+        });
+        state.expect(Expect::execute(Some(4), None, true));
+        state.expect(Expect::Sync);
+        let effect = state.on_backend(Backend::Error { sqlstate: "34000" });
+        assert!(matches!(effect.delivery, Delivery::Forward));
+        assert!(matches!(
+            effect.completion,
+            Some((4, Completion::Error { .. }))
+        ));
+        assert_eq!(state.pending(), 1);
+    }
+
+    #[test]
+    fn error_without_queued_sync_marks_skipping() {
+        let mut state = ProtocolState::new(10);
+        state.expect(Expect::Bind);
+        state.expect(Expect::Sync);
+        state.on_backend(Backend::Error { sqlstate: "22P02" });
+        assert!(
+            !state.upstream_skipping(),
+            "the queued Sync ends the skipping"
+        );
+
+        state.on_backend(Backend::Ready(TransactionStatus::Idle));
+        state.expect(Expect::Bind);
+        state.on_backend(Backend::Error { sqlstate: "22P02" });
+        assert!(state.upstream_skipping());
     }
 }

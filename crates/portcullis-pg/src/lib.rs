@@ -7,6 +7,9 @@
 //! only it holds (`upstream`), and relays the protocol byte-exact
 //! (`relay`, `admit`, `responses`, `extended`), recording each
 //! session and statement write-ahead through [`Authority::record`].
+//! A [`StatementCheck`] may restrict a statement ([`Verdict::Restrict`]):
+//! the relay then masks its result columns and caps its rows as the
+//! [`Restrictions`] say (`filter`).
 //!
 //! Start with [`PgGateway`], a [`ListenerConfig`] and an [`Authority`].
 //! [`codec`] is the pure wire codec the rest is built on.
@@ -21,11 +24,13 @@ mod config;
 mod error;
 mod events;
 mod extended;
+mod filter;
 mod listener;
 mod params;
 mod registry;
 mod relay;
 mod responses;
+mod restriction;
 mod scram;
 mod session;
 mod startup;
@@ -43,3 +48,6 @@ pub use events::{Completion, EndReason, SessionEvent, StatementNumber, Statement
 pub use listener::{ConfigError, PgGateway};
 pub use registry::{SessionRegistry, SessionSummary};
 pub use relay::relay_peak_buffered_bytes;
+pub use restriction::{
+    ColumnMask, CopyFormat, CopyOptions, MaskKey, MaskMethod, Restrictions, StatementRestriction,
+};

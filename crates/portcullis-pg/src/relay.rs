@@ -6,22 +6,26 @@
 //! is written when a read would block or a buffer is full, not per message.
 //! DataRow and CopyData bodies stream through in chunks, so no row or COPY
 //! stream is held whole. Every other message is buffered whole (up to
-//! `max_message_size`) because the gateway inspects it.
+//! `max_message_size`) because the gateway inspects it. So is each row of a
+//! masked result, one at a time, because masking changes its length field
+//! (`filter`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::authority::{Authority, SessionId, StatementCheck};
-use crate::codec::{Frame, FrameDecoder, TransactionStatus, HEADER_LEN};
+use crate::codec::{DecodeError, Frame, FrameDecoder, Tag, TransactionStatus, HEADER_LEN};
 use crate::error::{Ending, SessionError, UpstreamError};
 use crate::events::EndReason;
 use crate::extended::ProtocolState;
-use crate::registry::Registration;
+use crate::filter::RowMode;
+use crate::registry::{Registration, UpstreamCancel};
 use crate::tls::Stream;
 
 /// Output above this many bytes stops reading from the other side.
@@ -47,6 +51,8 @@ pub(crate) struct SessionContext {
     pub(crate) target: String,
     pub(crate) idle_timeout: Duration,
     pub(crate) expires_at: Option<Instant>,
+    /// Address and key for a CancelRequest to the upstream session.
+    pub(crate) cancel: UpstreamCancel,
 }
 
 /// Position of one direction's reader in the byte stream.
@@ -56,6 +62,8 @@ pub(crate) enum Incoming {
     Boundary,
     /// Inside a streamed message body with this many bytes still to pass through.
     Streaming(usize),
+    /// Inside a dropped message body with this many bytes still to drop.
+    Skipping(usize),
 }
 
 /// One direction's receive buffer and the opposite side's send buffer.
@@ -68,6 +76,8 @@ pub(crate) struct Pipe {
     streamed: &'static [u8],
     /// Length check for streamed messages, which take no buffer space.
     stream_decoder: FrameDecoder,
+    /// Handling of the next message of a streamed type.
+    pub(crate) rows: RowMode,
 }
 
 /// A unit of input taken off a pipe.
@@ -76,6 +86,15 @@ pub(crate) enum Piece {
     Frame(Frame),
     /// Bytes of a streamed message were moved to the output.
     Passed,
+    /// Bytes of a dropped message were discarded.
+    Skipped,
+    /// A message of a streamed type starts, in [`RowMode::Announce`]. Nothing
+    /// was consumed, and the caller must call [`Pipe::pass_message`] or
+    /// [`Pipe::skip_message`] with `body_len` next.
+    Announced { body_len: usize },
+    /// A message of a streamed type is longer than the buffered maximum, in
+    /// [`RowMode::Whole`], so it is being dropped.
+    Oversized,
 }
 
 impl Pipe {
@@ -89,46 +108,121 @@ impl Pipe {
             decoder: FrameDecoder::new(max_buffered),
             streamed,
             stream_decoder: FrameDecoder::new(max_streamed),
+            rows: RowMode::Pass,
         }
     }
 
-    /// Takes the next whole frame, or passes streamed bytes straight to the output.
-    pub(crate) fn next(&mut self) -> Result<Option<Piece>, crate::codec::DecodeError> {
-        if let Incoming::Streaming(remaining) = self.incoming {
-            let count = remaining.min(self.input.len());
-            if count == 0 {
-                return Ok(None);
+    /// Takes the next whole frame, or passes streamed bytes straight to the
+    /// output, or handles them as [`Pipe::rows`] sets.
+    pub(crate) fn next(&mut self) -> Result<Option<Piece>, DecodeError> {
+        match self.incoming {
+            Incoming::Boundary => {}
+            Incoming::Streaming(remaining) => {
+                let count = remaining.min(self.input.len());
+                if count == 0 {
+                    return Ok(None);
+                }
+                self.output.extend_from_slice(&self.input.split_to(count));
+                self.incoming = continuing(remaining - count, Incoming::Streaming);
+                return Ok(Some(Piece::Passed));
             }
-            self.output.extend_from_slice(&self.input.split_to(count));
-            self.incoming = match remaining - count {
-                0 => Incoming::Boundary,
-                left => Incoming::Streaming(left),
-            };
-            return Ok(Some(Piece::Passed));
+            Incoming::Skipping(remaining) => {
+                let count = remaining.min(self.input.len());
+                if count == 0 {
+                    return Ok(None);
+                }
+                self.input.advance(count);
+                self.incoming = continuing(remaining - count, Incoming::Skipping);
+                return Ok(Some(Piece::Skipped));
+            }
         }
 
         let Some(&tag) = self.input.first() else {
             return Ok(None);
         };
-        if self.streamed.contains(&tag) && self.input.len() >= HEADER_LEN {
-            // The decoder checks the length field; an incomplete frame starts streaming.
-            match self.stream_decoder.decode(&mut self.input)? {
-                Some(frame) => self.output.extend_from_slice(frame.as_bytes()),
-                None => {
-                    let header = self.input.split_to(HEADER_LEN);
-                    let length = i32::from_be_bytes([header[1], header[2], header[3], header[4]]);
-                    self.output.extend_from_slice(&header);
-                    let body = usize::try_from(length).unwrap_or(4).saturating_sub(4);
-                    self.incoming = Incoming::Streaming(body);
-                }
-            }
-            return Ok(Some(Piece::Passed));
+        if !self.streamed.contains(&tag) || self.input.len() < HEADER_LEN {
+            return Ok(self.decoder.decode(&mut self.input)?.map(Piece::Frame));
         }
-        Ok(self.decoder.decode(&mut self.input)?.map(Piece::Frame))
+        match self.rows {
+            RowMode::Pass => {}
+            RowMode::Announce => {
+                let body_len = self.peek_body_len()?;
+                return Ok(Some(Piece::Announced { body_len }));
+            }
+            RowMode::Skip => {
+                let body_len = self.peek_body_len()?;
+                self.skip_message(body_len);
+                return Ok(Some(Piece::Skipped));
+            }
+            RowMode::Whole => {
+                let body_len = self.peek_body_len()?;
+                if body_len + 4 > self.decoder.max_message_size() {
+                    self.skip_message(body_len);
+                    return Ok(Some(Piece::Oversized));
+                }
+                return Ok(self.decoder.decode(&mut self.input)?.map(Piece::Frame));
+            }
+        }
+
+        // The decoder checks the length field; an incomplete frame starts streaming.
+        match self.stream_decoder.decode(&mut self.input)? {
+            Some(frame) => self.output.extend_from_slice(frame.as_bytes()),
+            None => {
+                let body_len = self.peek_body_len()?;
+                self.pass_message(body_len);
+            }
+        }
+        Ok(Some(Piece::Passed))
+    }
+
+    /// Reads and checks the length field of the message at the start of the
+    /// input, which has at least a header; returns the body length.
+    fn peek_body_len(&self) -> Result<usize, DecodeError> {
+        let mut header = self.input.get(..HEADER_LEN).unwrap_or_default();
+        let tag = header.get_u8();
+        let length = header.get_i32();
+        let body_len = usize::try_from(length)
+            .ok()
+            .and_then(|length| length.checked_sub(4))
+            .ok_or(DecodeError::LengthTooSmall {
+                tag: Tag(tag),
+                length,
+            })?;
+        let max = self.stream_decoder.max_message_size();
+        if body_len + 4 > max {
+            return Err(DecodeError::MessageTooLarge {
+                tag: Tag(tag),
+                length: body_len as u64 + 4,
+                max,
+            });
+        }
+        Ok(body_len)
+    }
+
+    /// Moves the header of the message at the start of the input to the
+    /// output and streams its body of `body_len` bytes after it.
+    pub(crate) fn pass_message(&mut self, body_len: usize) {
+        let header = self.input.split_to(HEADER_LEN);
+        self.output.extend_from_slice(&header);
+        self.incoming = continuing(body_len, Incoming::Streaming);
+    }
+
+    /// Drops the message at the start of the input, whose body has `body_len` bytes.
+    pub(crate) fn skip_message(&mut self, body_len: usize) {
+        self.input.advance(HEADER_LEN);
+        self.incoming = continuing(body_len, Incoming::Skipping);
     }
 
     fn buffered(&self) -> usize {
         self.input.len() + self.output.len()
+    }
+}
+
+/// Returns the reader position with `remaining` body bytes left in `state`.
+fn continuing(remaining: usize, state: fn(usize) -> Incoming) -> Incoming {
+    match remaining {
+        0 => Incoming::Boundary,
+        left => state(left),
     }
 }
 
@@ -147,6 +241,9 @@ pub(crate) struct Relay {
     pub(crate) client_terminated: bool,
     /// The upstream waits for COPY data from the client.
     pub(crate) copy_in: bool,
+    /// A CancelRequest for a withheld result on its way upstream. Client
+    /// messages wait for it, so it cannot cancel one of theirs.
+    pub(crate) cancel_task: Option<JoinHandle<()>>,
 }
 
 /// The four halves of the two connections.
@@ -188,7 +285,8 @@ impl Relay {
             let read_upstream = self.to_client.output.len() < HIGH_WATER;
             let read_client = self.to_upstream.output.len() < HIGH_WATER
                 && self.state.pending() < MAX_PENDING_RESPONSES
-                && !self.client_terminated;
+                && !self.client_terminated
+                && (!self.client_held() || self.to_upstream.input.len() < HIGH_WATER);
             self.to_client.input.reserve(READ_CHUNK);
             self.to_upstream.input.reserve(READ_CHUNK);
 
@@ -212,6 +310,9 @@ impl Relay {
                 }
                 flushed = push(&mut sockets.upstream_write, &mut self.to_upstream.output), if upstream_unflushed || !self.to_upstream.output.is_empty() => {
                     upstream_unflushed = !flushed.map_err(|_| self.upstream_lost())?;
+                }
+                _ = finished(&mut self.cancel_task), if self.cancel_task.is_some() => {
+                    self.cancel_task = None;
                 }
                 _ = sleep_until(idle_deadline), if idle_deadline.is_some() => return Err(self.idle_ending()),
             }
@@ -256,8 +357,9 @@ impl Relay {
 
     /// Returns whether the client stream is at a message boundary, so a
     /// FATAL ErrorResponse can be appended without breaking a message.
+    /// Dropping a message writes nothing to the client.
     pub(crate) fn client_at_boundary(&self) -> bool {
-        self.to_client.incoming == Incoming::Boundary
+        !matches!(self.to_client.incoming, Incoming::Streaming(_))
     }
 }
 
@@ -271,6 +373,13 @@ async fn push(write: &mut WriteHalf<Stream>, output: &mut BytesMut) -> std::io::
     } else {
         write.write_buf(output).await?;
         Ok(false)
+    }
+}
+
+/// Waits for the task, if there is one, to end.
+async fn finished(task: &mut Option<JoinHandle<()>>) {
+    if let Some(task) = task {
+        let _ = task.await;
     }
 }
 

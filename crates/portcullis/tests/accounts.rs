@@ -19,7 +19,7 @@ fn user_names(work: &Workdir) -> Vec<String> {
     names
 }
 
-/// The `role list --output json` line of `role`.
+/// Returns the `role list --output json` line of `role`.
 fn role_row(work: &Workdir, role: &str) -> Value {
     let rows = work.run(&["role", "list", "--output", "json"]).success().json_lines();
     rows.into_iter()
@@ -82,9 +82,9 @@ fn service_account_requires_human_owner() {
     assert!(unknown_owner.stderr.contains("nobody"), "unknown owner:\n{unknown_owner}");
 
     let bot = work.add_user("etl-bot", &["--service", "--owner", "admin"]);
-    let shown = work.run(&["user", "show", "etl-bot", "--output", "json"]).success().json();
-    assert_eq!(shown["kind"], "service", "etl-bot: {shown}");
-    assert_eq!(shown["owner"], work.admin.user_id.as_str(), "etl-bot: {shown}");
+    let bot_user = work.run(&["user", "show", "etl-bot", "--output", "json"]).success().json();
+    assert_eq!(bot_user["kind"], "service", "etl-bot: {bot_user}");
+    assert_eq!(bot_user["owner"], work.admin.user_id.as_str(), "etl-bot: {bot_user}");
     assert!(!bot.password.is_empty());
 
     let owned_by_bot = work
@@ -114,10 +114,10 @@ fn roles_add_grant_revoke_list() {
 
     work.run(&["role", "grant", "analysts", "alice", "--by", "admin"]).success();
     assert_eq!(role_row(&work, "analysts")["members"], serde_json::json!(["alice"]));
-    let shown = work.run(&["user", "show", "alice", "--output", "json"]).success().json();
-    assert_eq!(shown["roles"], serde_json::json!(["analysts"]), "alice: {shown}");
-    let held = work.run(&["role", "grant", "analysts", "alice", "--by", "admin"]).success();
-    assert!(held.stdout.contains("already holds"), "second grant:\n{held}");
+    let alice_user = work.run(&["user", "show", "alice", "--output", "json"]).success().json();
+    assert_eq!(alice_user["roles"], serde_json::json!(["analysts"]), "alice: {alice_user}");
+    let second_grant = work.run(&["role", "grant", "analysts", "alice", "--by", "admin"]).success();
+    assert!(second_grant.stdout.contains("already holds"), "second grant:\n{second_grant}");
 
     for (args, wrong) in [
         (["role", "grant", "analysts", "nobody", "--by", "admin"], "nobody"),
@@ -130,8 +130,8 @@ fn roles_add_grant_revoke_list() {
 
     work.run(&["role", "revoke", "analysts", "alice"]).success();
     assert_eq!(role_row(&work, "analysts")["members"], serde_json::json!([]));
-    let shown = work.run(&["user", "show", "alice", "--output", "json"]).success().json();
-    assert_eq!(shown["roles"], serde_json::json!([]), "alice: {shown}");
+    let alice_user = work.run(&["user", "show", "alice", "--output", "json"]).success().json();
+    assert_eq!(alice_user["roles"], serde_json::json!([]), "alice: {alice_user}");
 
     let events = audit_events(&work, "role.");
     let expected = [

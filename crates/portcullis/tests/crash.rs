@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{Account, Workdir};
 use reqwest::StatusCode;
@@ -16,8 +16,12 @@ use serde_json::{json, Value};
 /// Users logging in at once; each can log in a few times before its TOTP codes run out.
 const USERS: [&str; 3] = ["dana", "eli", "fay"];
 /// Successful logins to wait for before the kill.
-const SUCCESSES_BEFORE_KILL: usize = 6;
-/// Longest wait for those logins.
+const SUCCESSES_BEFORE_KILL: usize = 3;
+/// The kill comes this long after those logins at most, at a time that varies from run to
+/// run, so that it lands at different points of a login: password check, token insert,
+/// audit append or response.
+const MAX_KILL_DELAY: Duration = Duration::from_millis(300);
+/// Maximum wait for those logins.
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What one login request of the loop got back.
@@ -26,11 +30,11 @@ enum Attempt {
     Issued { token: String, token_id: String },
     /// Any other status.
     Refused(StatusCode),
-    /// No response: the gateway died before or while answering.
+    /// No response, because the gateway died before or while responding.
     NoResponse,
 }
 
-/// Logs `account` in over and over until the gateway stops answering. Uses a fresh TOTP
+/// Logs `account` in over and over until the gateway stops responding. Uses a fresh TOTP
 /// code while one is available and a wrong password after that, so requests keep coming.
 async fn login_loop(client: reqwest::Client, url: String, account: Arc<Account>, successes: Arc<AtomicUsize>) -> Vec<Attempt> {
     let mut attempts = Vec::new();
@@ -66,6 +70,13 @@ async fn login_loop(client: reqwest::Client, url: String, account: Arc<Account>,
     }
 }
 
+/// Returns a delay below `MAX_KILL_DELAY` taken from the clock's nanoseconds.
+fn kill_delay() -> Duration {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").subsec_nanos();
+    let max_millis = u32::try_from(MAX_KILL_DELAY.as_millis()).expect("delay fits in u32");
+    Duration::from_millis(u64::from(nanos % max_millis))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_keeps_record_of_every_token() {
     let work = Workdir::init();
@@ -93,6 +104,7 @@ async fn crash_keeps_record_of_every_token() {
         assert!(Instant::now() < deadline, "fewer than {SUCCESSES_BEFORE_KILL} logins within {LOGIN_TIMEOUT:?}:\n{}", gateway.log());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    tokio::time::sleep(kill_delay()).await;
     gateway.kill();
 
     let mut issued = Vec::new();
@@ -133,6 +145,7 @@ async fn crash_keeps_record_of_every_token() {
     }
     let failures = records.iter().filter(|record| record["type"] == "auth.login.failed").count();
     assert!(failures >= refused, "{refused} refused logins but {failures} auth.login.failed records");
-    let starts = records.iter().filter(|record| record["type"] == "gateway.started").count();
-    assert_eq!(starts, 2, "gateway.started records");
+    let count = |event_type: &str| records.iter().filter(|record| record["type"] == event_type).count();
+    assert_eq!(count("gateway.started"), 2, "gateway.started records");
+    assert_eq!(count("gateway.stopped"), 1, "only the restarted gateway stopped cleanly");
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use common::{mode_of, portcullis, run, snapshot, Authenticator};
 
-/// Files every working directory holds after `init`.
+/// Files every working directory contains after `init`.
 const LAYOUT: [&str; 10] = [
     "portcullis.toml",
     "keys/master.key",

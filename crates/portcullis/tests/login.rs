@@ -229,8 +229,8 @@ async fn disable_revokes_tokens_and_enable_restores() {
     let admin_token = gateway.login_ok(admin).await;
 
     // NOTE: `user disable` is a second process that appends to the audit log while `serve`
-    // holds it open. If this fails with a lock error, the audit log does not yet accept
-    // appends from several processes.
+    // has it open. A lock error here means the audit log does not accept appends from
+    // several processes.
     let disable = work.run(&["user", "disable", "carol"]);
     assert!(
         disable.status.success(),
@@ -268,4 +268,8 @@ async fn disable_revokes_tokens_and_enable_restores() {
         assert!(types.iter().any(|found| found == expected), "no {expected} record for carol in {types:?}");
     }
     gateway.stop_cleanly().await;
+
+    // Records appended by `serve` and by the `user` commands form one intact chain.
+    let verify = work.run(&["audit", "verify"]);
+    assert_eq!(verify.status.code(), Some(0), "verify after appends from several processes:\n{verify}");
 }

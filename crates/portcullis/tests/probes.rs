@@ -47,7 +47,7 @@ async fn probes_metrics_and_openapi() {
 #[tokio::test]
 async fn plain_http_is_refused() {
     // The API serves HTTPS only (api.tls = true after init), so a plain HTTP request gets
-    // no answer that a client could take for success.
+    // no response that a client could take for success.
     let work = Workdir::init();
     let gateway = work.serve().await;
 

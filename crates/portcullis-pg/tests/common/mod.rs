@@ -86,6 +86,8 @@ pub struct TestAuthority {
     pub targets: Mutex<HashMap<String, UpstreamTarget>>,
     pub events: Mutex<Vec<SessionEvent>>,
     pub audit_down: Mutex<bool>,
+    /// Statement check for every new session, in place of the per-user default.
+    pub statement_check: Mutex<Option<Arc<dyn StatementCheck>>>,
 }
 
 impl TestAuthority {
@@ -137,6 +139,7 @@ impl TestAuthority {
             targets: Mutex::new(targets),
             events: Mutex::new(Vec::new()),
             audit_down: Mutex::new(false),
+            statement_check: Mutex::new(None),
         })
     }
 
@@ -228,10 +231,11 @@ impl Authority for TestAuthority {
         if request.user == "bob" && target.name == "app_idle" {
             return Err(Denial::NotPermitted("bob has no grant on app_idle".into()));
         }
-        let check: Arc<dyn StatementCheck> = if request.user == "alice" {
-            Arc::new(DenyForbidden)
-        } else {
-            Arc::new(AllowAll)
+        let configured = self.statement_check.lock().unwrap().clone();
+        let check: Arc<dyn StatementCheck> = match configured {
+            Some(check) => check,
+            None if request.user == "alice" => Arc::new(DenyForbidden),
+            None => Arc::new(AllowAll),
         };
         Ok(SessionGrant {
             identity: SessionIdentity {

@@ -44,7 +44,7 @@ pub const TOTP_SKEW_STEPS: u64 = 3;
 /// Length of a TOTP time step (RFC 6238 default, which Portcullis uses).
 const TOTP_STEP_SECONDS: u64 = 30;
 
-/// Longest wait for `serve` to respond on `/healthz`, or to exit after SIGTERM.
+/// Maximum wait for `serve` to respond on `/healthz`, or to exit after SIGTERM.
 const PROCESS_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Client message for every credential failure, whichever factor was wrong.
@@ -312,9 +312,10 @@ pub struct Workdir {
 
 impl Workdir {
     /// Runs `portcullis init --dir TEMP/gateway --admin admin` on a free API port, then sets
-    /// the options every test needs: `auth.totp_skew_steps` (see `TOTP_SKEW_STEPS`) and a
-    /// PostgreSQL listener that is off and on its own free port, so parallel tests do not
-    /// compete for the default port.
+    /// the options every test needs: `auth.totp_skew_steps` (see `TOTP_SKEW_STEPS`), and
+    /// `postgres.enabled = false` with `postgres.listen` on a free port. The port matters
+    /// because `serve` opens the PostgreSQL listener even when `enabled` is false, and
+    /// parallel tests must not compete for the default port.
     pub fn init() -> Workdir {
         let temp = tempfile::tempdir().expect("create temporary directory");
         let dir = temp.path().join("gateway");
@@ -424,11 +425,6 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub fn pid(&self) -> Pid {
-        let child = self.child.as_ref().expect("serve is running");
-        Pid::from_raw(i32::try_from(child.id()).expect("PID fits in i32"))
-    }
-
     /// Returns the diagnostic log that `serve` wrote so far.
     pub fn log(&self) -> String {
         fs::read_to_string(&self.log_path).unwrap_or_default()
