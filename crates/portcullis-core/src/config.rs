@@ -96,6 +96,8 @@ pub struct KeysConfig {
     pub master_key_file: PathBuf,
     /// Ed25519 key (PKCS#8 PEM) that signs audit checkpoints.
     pub audit_signing_key_file: PathBuf,
+    /// Public half of the audit signing key, which `audit verify` reads.
+    pub audit_verifying_key_file: PathBuf,
 }
 
 impl Default for KeysConfig {
@@ -103,6 +105,7 @@ impl Default for KeysConfig {
         KeysConfig {
             master_key_file: PathBuf::from("keys/master.key"),
             audit_signing_key_file: PathBuf::from("keys/audit-signing.pem"),
+            audit_verifying_key_file: PathBuf::from("keys/audit-verifying.pem"),
         }
     }
 }

@@ -25,6 +25,14 @@ impl Context {
         Ok(Context { config, master_key })
     }
 
+    /// The public half of the audit signing key, from `keys.audit_verifying_key_file`,
+    /// so an auditor can verify with a configuration and that file alone.
+    pub fn verifying_key_of(config: &Config) -> Result<VerifyingKey> {
+        let path = config.resolve(&config.keys.audit_verifying_key_file);
+        portcullis_audit::load_verifying_key(&path)
+            .with_context(|| format!("loading the audit verifying key {} (keys.audit_verifying_key_file)", path.display()))
+    }
+
     /// Opens the state store and applies pending migrations.
     pub async fn open_store(&self) -> Result<Arc<dyn Store>> {
         let url = self.config.store_url();
@@ -63,13 +71,6 @@ impl Context {
         PayloadKey::derive(self.master_key.expose_bytes())
     }
 
-    /// The public half of the audit signing key.
-    pub fn verifying_key(&self) -> Result<VerifyingKey> {
-        let key_path = self.config.resolve(&self.config.keys.audit_signing_key_file);
-        let signing_key = portcullis_audit::load_signing_key(&key_path)
-            .with_context(|| format!("loading the audit signing key {}", key_path.display()))?;
-        Ok(signing_key.verifying_key())
-    }
 }
 
 /// Reads the master key from `PORTCULLIS_MASTER_KEY` or `keys.master_key_file`.
@@ -91,10 +92,18 @@ fn load_master_key(config: &Config) -> Result<MasterKey> {
 
 /// Who runs a local administrative command, for the audit record: the operating-system
 /// account (and the one `sudo` was run from), since a local command has no gateway login.
+///
+/// The account comes from the process's real user id, which the caller cannot change
+/// the way it can change `$USER`; `SUDO_USER` is added as a hint, since sudo sets it.
 pub fn operator() -> String {
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_string());
+    let uid = nix::unistd::getuid();
+    let name = nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|user| user.name)
+        .unwrap_or_else(|| "unknown".to_string());
     match std::env::var("SUDO_USER") {
-        Ok(sudo_user) => format!("os:{sudo_user} (via sudo as {user})"),
-        Err(_) => format!("os:{user}"),
+        Ok(sudo_user) => format!("os:{name} (uid {uid}, sudo from {sudo_user})"),
+        Err(_) => format!("os:{name} (uid {uid})"),
     }
 }

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{AuditCommand, Cli, Command};
 use crate::context::Context;
 
 fn main() -> ExitCode {
@@ -56,6 +56,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = portcullis_core::config::Config::load(&cli.config)?;
             commands::login::logout(&config, args).await?;
             return Ok(ExitCode::SUCCESS);
+        }
+        Command::Audit(AuditCommand::Verify(args)) => {
+            logging::init_default();
+            let config = portcullis_core::config::Config::load(&cli.config)?;
+            return commands::audit::verify(&config, args, output);
         }
         _ => {}
     }

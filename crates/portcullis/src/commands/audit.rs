@@ -9,39 +9,35 @@ use time::OffsetDateTime;
 
 use crate::cli::{AuditCommand, AuditSearchArgs, AuditVerifyArgs, OutputFormat};
 use crate::context::Context;
+use portcullis_core::config::Config;
 use crate::output::{print_table, rfc3339};
 
 pub async fn run(context: &Context, command: &AuditCommand, output: OutputFormat) -> Result<ExitCode> {
     match command {
-        AuditCommand::Verify(args) => verify(context, args, output),
+        AuditCommand::Verify(args) => verify(&context.config, args, output),
         AuditCommand::Tail(args) => {
-            let records = collect(context, RecordFilter::default(), args.decrypt, usize::MAX)?;
+            let records = collect(context, RecordFilter::default(), args.decrypt, usize::MAX, None)?;
             let start = records.len().saturating_sub(args.lines);
             print_records(&records[start..], output);
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Search(args) => {
             let filter = search_filter(context, args).await?;
-            let records = collect(context, filter, args.decrypt, args.limit)?;
-            let records: Vec<ReadRecord> = match args.client {
-                Some(client) => records
-                    .into_iter()
-                    .filter(|read| read.record.client_addr.as_deref() == Some(client.to_string().as_str()))
-                    .collect(),
-                None => records,
-            };
+            let client = args.client.map(|client| client.to_string());
+            let records = collect(context, filter, args.decrypt, args.limit, client.as_deref())?;
             print_records(&records, output);
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn verify(context: &Context, args: &AuditVerifyArgs, output: OutputFormat) -> Result<ExitCode> {
+/// Verifies the log with the public key only: no master key or signing key needed.
+pub fn verify(config: &Config, args: &AuditVerifyArgs, output: OutputFormat) -> Result<ExitCode> {
+    let key = Context::verifying_key_of(config)?;
     let config = match &args.dir {
         Some(dir) => AuditConfig::new(dir),
-        None => context.audit_config(),
+        None => AuditConfig::new(config.resolve(&config.audit.dir)),
     };
-    let key = context.verifying_key()?;
     match portcullis_audit::verify(&config.log_path(), &config.anchor_path(), &key) {
         Ok(report) => {
             if output == OutputFormat::Json {
@@ -114,14 +110,26 @@ fn parse_outcome(text: &str) -> Result<Outcome> {
         .map_err(|_| anyhow!("invalid outcome {text:?}: expected success, failure, denied or error"))
 }
 
-fn collect(context: &Context, filter: RecordFilter, decrypt: bool, limit: usize) -> Result<Vec<ReadRecord>> {
+/// Reads matching records in log order, at most `limit`, keeping only those from
+/// `client` when given.
+fn collect(
+    context: &Context,
+    filter: RecordFilter,
+    decrypt: bool,
+    limit: usize,
+    client: Option<&str>,
+) -> Result<Vec<ReadRecord>> {
     let payload_key = decrypt.then(|| context.payload_key());
     let path = context.audit_config().log_path();
     let reader = read_records(&path, filter, payload_key.as_ref())
         .with_context(|| format!("reading the audit log {}", path.display()))?;
     let mut records = Vec::new();
     for record in reader {
-        records.push(record?);
+        let record = record?;
+        if client.is_some_and(|client| record.record.client_addr.as_deref() != Some(client)) {
+            continue;
+        }
+        records.push(record);
         if records.len() >= limit {
             break;
         }

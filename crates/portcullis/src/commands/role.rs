@@ -42,6 +42,10 @@ pub async fn run(context: &Context, command: &RoleCommand, output: OutputFormat)
                 let role = find_role(store.as_ref(), role).await?;
                 let user = find_user(&accounts, user).await?;
                 let admin = find_user(&accounts, granted_by).await?;
+                if holds_role(store.as_ref(), &user, &role).await? {
+                    println!("{} already holds role {}", user.name, role.name);
+                    return Ok(());
+                }
                 audit
                     .append(
                         AuditEvent::new(event_types::ROLE_GRANTED, format!("{} to {}", role.name, user.name), Outcome::Success)
@@ -66,6 +70,9 @@ pub async fn run(context: &Context, command: &RoleCommand, output: OutputFormat)
             RoleCommand::Revoke { role, user } => {
                 let role = find_role(store.as_ref(), role).await?;
                 let user = find_user(&accounts, user).await?;
+                if !holds_role(store.as_ref(), &user, &role).await? {
+                    bail!("{} does not hold role {}", user.name, role.name);
+                }
                 audit
                     .append(
                         AuditEvent::new(event_types::ROLE_REVOKED, format!("{} from {}", role.name, user.name), Outcome::Success)
@@ -86,6 +93,11 @@ pub async fn run(context: &Context, command: &RoleCommand, output: OutputFormat)
     .await;
     audit.shutdown().await?;
     result
+}
+
+async fn holds_role(store: &dyn Store, user: &portcullis_core::User, role: &Role) -> Result<bool> {
+    let memberships = store.list_user_roles(user.id).await?;
+    Ok(memberships.iter().any(|membership| membership.role.id == role.id))
 }
 
 async fn find_role(store: &dyn Store, name: &str) -> Result<Role> {

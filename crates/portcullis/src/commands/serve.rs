@@ -50,27 +50,23 @@ pub async fn run(context: Context) -> Result<()> {
     let api_handle = Handle::new();
     let api_tls = config.api.tls.then(|| server_tls.clone());
     let api_task = tokio::spawn(portcullis_api::serve(api_listener, api_tls, api_state, api_handle.clone()));
-    let front_end = crate::gateway::bind(crate::gateway::FrontEndParts {
-        config: std::sync::Arc::new(config.clone()),
-        store: store.clone(),
-        accounts: accounts.clone(),
-        audit: audit.clone(),
-        master_key: portcullis_core::MasterKey::from_bytes(*context.master_key.expose_bytes()),
-        tls: server_tls.clone(),
-    })
-    .await?;
-    let postgres_addr = front_end.address;
-    let registry = front_end.registry.clone();
-    let watcher = tokio::spawn(crate::gateway::revocation::watch_revocations(store.clone(), registry.clone()));
-    let (stop_postgres, postgres_stopped) = tokio::sync::oneshot::channel::<()>();
-    let postgres_task = tokio::spawn(async move {
-        let gateway = front_end.gateway;
-        gateway
-            .serve(front_end.listener, async {
-                let _ = postgres_stopped.await;
-            })
-            .await;
-    });
+    let postgres = if config.postgres.enabled {
+        let parts = crate::gateway::FrontEndParts {
+            config: std::sync::Arc::new(config.clone()),
+            store: store.clone(),
+            accounts: accounts.clone(),
+            audit: audit.clone(),
+            master_key: portcullis_core::MasterKey::from_bytes(*context.master_key.expose_bytes()),
+            tls: server_tls.clone(),
+        };
+        Some(start_postgres(parts, store.clone()).await?)
+    } else {
+        None
+    };
+    let postgres_addr = postgres
+        .as_ref()
+        .map(|running| running.address.to_string())
+        .unwrap_or_else(|| "disabled".to_string());
     tracing::info!(
         postgres = %postgres_addr,
         api = %api_addr,
@@ -82,7 +78,7 @@ pub async fn run(context: Context) -> Result<()> {
         .append(
             AuditEvent::new(event_types::GATEWAY_STARTED, "listeners open", Outcome::Success)
                 .meta("api", api_addr.to_string())
-                .meta("postgres", postgres_addr.to_string())
+                .meta("postgres", postgres_addr.clone())
                 .meta("instance", config.gateway.instance_name.clone()),
         )
         .await?;
@@ -90,14 +86,8 @@ pub async fn run(context: Context) -> Result<()> {
     let reason = wait_for_shutdown(api_task).await;
     tracing::info!(%reason, "Portcullis stopping");
     api_handle.graceful_shutdown(Some(Duration::from_secs(5)));
-    let _ = stop_postgres.send(());
-    watcher.abort();
-    let ended = registry.terminate_all("the gateway is shutting down");
-    if ended > 0 {
-        tracing::info!(sessions = ended, "ended live PostgreSQL sessions");
-    }
-    if tokio::time::timeout(Duration::from_secs(5), postgres_task).await.is_err() {
-        tracing::warn!("the PostgreSQL listener did not stop within 5 s");
+    if let Some(running) = postgres {
+        running.stop().await;
     }
 
     let stop = audit
@@ -138,5 +128,55 @@ async fn wait_for_shutdown(
             }
             Err(error) => format!("the HTTP API task ended: {error}"),
         },
+    }
+}
+
+/// The PostgreSQL listener and the revocation watcher while `serve` runs.
+struct RunningPostgres {
+    address: std::net::SocketAddr,
+    registry: std::sync::Arc<portcullis_pg::SessionRegistry>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    listener_task: tokio::task::JoinHandle<()>,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+async fn start_postgres(
+    parts: crate::gateway::FrontEndParts,
+    store: std::sync::Arc<dyn portcullis_store::Store>,
+) -> Result<RunningPostgres> {
+    let front_end = crate::gateway::bind(parts).await?;
+    let registry = front_end.registry.clone();
+    let watcher = tokio::spawn(crate::gateway::revocation::watch_revocations(store, registry.clone()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let address = front_end.address;
+    let listener_task = tokio::spawn(async move {
+        front_end
+            .gateway
+            .serve(front_end.listener, async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    Ok(RunningPostgres {
+        address,
+        registry,
+        stop,
+        listener_task,
+        watcher,
+    })
+}
+
+impl RunningPostgres {
+    /// Stops accepting, ends live sessions and waits up to 5 s for the listener.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.watcher.abort();
+        let ended = self.registry.terminate_all("the gateway is shutting down");
+        if ended > 0 {
+            tracing::info!(sessions = ended, "ended live PostgreSQL sessions");
+        }
+        if tokio::time::timeout(Duration::from_secs(5), self.listener_task).await.is_err() {
+            tracing::warn!("the PostgreSQL listener did not stop within 5 s");
+        }
     }
 }

@@ -44,10 +44,13 @@ impl Gateway {
     pub fn configure(dir: &Path, api_port: u16, pg_port: u16, cluster: &Cluster) -> Result<Gateway> {
         let config = dir.join("portcullis.toml");
         let mut text = std::fs::read_to_string(&config)?;
-        text = text.replace("[postgres]\n", "");
+        let default_listen = "listen = \"127.0.0.1:6432\"";
+        if !text.contains(default_listen) {
+            bail!("the configuration written by init has no default postgres.listen line");
+        }
+        text = text.replace(default_listen, &format!("listen = \"127.0.0.1:{pg_port}\""));
         text.push_str(&format!(
-            "\n[postgres]\nlisten = \"127.0.0.1:{pg_port}\"\nidle_timeout = \"15m\"\n\n\
-             [targets.{TARGET}]\nhost = \"127.0.0.1\"\nport = {}\ndatabase = \"ehr\"\nuser = \"portcullis_gateway\"\n\
+            "\n[targets.{TARGET}]\nhost = \"127.0.0.1\"\nport = {}\ndatabase = \"ehr\"\nuser = \"portcullis_gateway\"\n\
              password_env = \"{TARGET_PASSWORD_ENV}\"\n\
              # The throwaway cluster runs on this host without TLS.\ntls = \"disable\"\n\
              allowed_roles = [\"clinician\", \"billing\", \"researcher\", \"dba\", \"emergency\"]\n",
