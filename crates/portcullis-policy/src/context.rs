@@ -1,0 +1,82 @@
+//! The request context: facts about the session at the time of a request.
+
+use std::net::IpAddr;
+
+use cedar_policy::{Context, RestrictedExpression};
+use serde::Serialize;
+
+/// What the gateway knows about the session when a statement arrives. The
+/// `hour` and `statement_kind` attributes of the Cedar context are derived.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct RequestContext {
+    /// Unix time, in seconds.
+    pub now: i64,
+    /// Address of the client's connection to the gateway.
+    pub client_ip: IpAddr,
+    /// The gateway session id.
+    pub session_id: String,
+    /// True when the session runs on a just-in-time grant.
+    pub via_jit: bool,
+    /// True when the session runs on an emergency (break-glass) grant.
+    pub via_break_glass: bool,
+    /// Seconds since the user last completed multi-factor authentication.
+    pub mfa_age_seconds: i64,
+}
+
+impl RequestContext {
+    /// The hour of the day in UTC, 0 to 23.
+    pub fn hour(&self) -> i64 {
+        self.now.rem_euclid(86_400) / 3_600
+    }
+
+    /// Builds the Cedar context record for a statement of `statement_kind`.
+    pub(crate) fn to_cedar(&self, statement_kind: &str) -> Result<Context, String> {
+        let pairs = [
+            ("now", RestrictedExpression::new_long(self.now)),
+            ("hour", RestrictedExpression::new_long(self.hour())),
+            ("client_ip", RestrictedExpression::new_ip(self.client_ip.to_string())),
+            ("session_id", RestrictedExpression::new_string(self.session_id.clone())),
+            ("via_jit", RestrictedExpression::new_bool(self.via_jit)),
+            ("via_break_glass", RestrictedExpression::new_bool(self.via_break_glass)),
+            ("mfa_age_seconds", RestrictedExpression::new_long(self.mfa_age_seconds)),
+            ("statement_kind", RestrictedExpression::new_string(statement_kind.to_owned())),
+        ];
+        Context::from_pairs(pairs.map(|(name, value)| (name.to_owned(), value))).map_err(|error| error.to_string())
+    }
+
+    /// The parts of the context that a cached decision depends on. `now` and
+    /// `mfa_age_seconds` count only when a policy reads them.
+    pub(crate) fn fingerprint(&self, volatile: bool) -> ContextFingerprint {
+        ContextFingerprint {
+            hour: self.hour(),
+            client_ip: self.client_ip,
+            session_id: self.session_id.clone(),
+            via_jit: self.via_jit,
+            via_break_glass: self.via_break_glass,
+            volatile: volatile.then_some((self.now, self.mfa_age_seconds)),
+        }
+    }
+}
+
+/// See [`RequestContext::fingerprint`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ContextFingerprint {
+    hour: i64,
+    client_ip: IpAddr,
+    session_id: String,
+    via_jit: bool,
+    via_break_glass: bool,
+    volatile: Option<(i64, i64)>,
+}
+
+impl ContextFingerprint {
+    /// Returns whether `context` has this fingerprint, without allocating.
+    pub(crate) fn matches(&self, context: &RequestContext) -> bool {
+        self.hour == context.hour()
+            && self.client_ip == context.client_ip
+            && self.session_id == context.session_id
+            && self.via_jit == context.via_jit
+            && self.via_break_glass == context.via_break_glass
+            && self.volatile.is_none_or(|pair| pair == (context.now, context.mfa_age_seconds))
+    }
+}

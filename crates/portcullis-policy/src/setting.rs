@@ -1,0 +1,69 @@
+//! Run-time parameters that clients may not change, whatever the policies say.
+//!
+//! `RESET ALL` and `DISCARD ALL` are allowed (under the `session_setting`
+//! action): they return every parameter to its session default, and parameters
+//! given in the startup packet (`options=-c portcullis.department=...`) are
+//! session defaults, so the gateway's row-level security settings survive them
+//! as long as the gateway passes them at connection start. A gateway that set
+//! them with SET instead would see them cleared, and the demo's row-level
+//! security then shows no department-scoped row at all, which fails closed.
+//! Drivers and connection pools send `DISCARD ALL` routinely, so denying it
+//! would break them.
+
+use portcullis_sql::SettingAction;
+
+/// Why a change of a parameter is rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ProtectedSetting {
+    /// `portcullis.*`: the gateway sets them for row-level security.
+    Gateway,
+    /// `role`, `session_authorization`: change the database identity.
+    Identity,
+    /// `client_encoding`: the gateway relays and masks UTF-8 text only. The
+    /// facts do not carry the new value, so even `SET client_encoding TO 'UTF8'`
+    /// is rejected; RESET returns to the value of the startup packet.
+    ClientEncoding,
+    /// `DateStyle`: the `year` mask reads ISO dates.
+    DateStyle,
+    /// `session_preload_libraries`, `local_preload_libraries`: load server
+    /// libraries, as LOAD does.
+    PreloadLibraries,
+}
+
+impl ProtectedSetting {
+    /// The reason given to the client.
+    pub(crate) fn explanation(self) -> &'static str {
+        match self {
+            ProtectedSetting::Gateway => "the gateway sets portcullis.* parameters for row-level security",
+            ProtectedSetting::Identity => "it would change the database identity the gateway enforces",
+            ProtectedSetting::ClientEncoding => {
+                "the gateway supports only UTF8, set at connection start (RESET client_encoding is allowed)"
+            }
+            ProtectedSetting::DateStyle => {
+                "masking of dates needs the ISO DateStyle set at connection start (RESET DateStyle is allowed)"
+            }
+            ProtectedSetting::PreloadLibraries => "it loads server libraries, as LOAD does",
+        }
+    }
+}
+
+/// Returns why SET or RESET of `name` (lower case, as portcullis-sql reports it)
+/// is rejected, or `None` when the `session_setting` policy decides. SHOW is
+/// never rejected here, and neither are RESET ALL and SHOW ALL (`name` is `None`).
+pub(crate) fn protected_setting(action: SettingAction, name: Option<&str>) -> Option<ProtectedSetting> {
+    let name = name?;
+    if action == SettingAction::Show {
+        return None;
+    }
+    if name.starts_with("portcullis.") {
+        return Some(ProtectedSetting::Gateway);
+    }
+    let resets = action == SettingAction::Reset;
+    match name {
+        "role" | "session_authorization" => Some(ProtectedSetting::Identity),
+        "client_encoding" if !resets => Some(ProtectedSetting::ClientEncoding),
+        "datestyle" if !resets => Some(ProtectedSetting::DateStyle),
+        "session_preload_libraries" | "local_preload_libraries" => Some(ProtectedSetting::PreloadLibraries),
+        _ => None,
+    }
+}

@@ -1,0 +1,69 @@
+//! The relations of a target, as the caller reads them from the database.
+
+use portcullis_sql::{Catalog, RelationDef, RelationKind, ViewDefinition};
+use serde::Serialize;
+
+/// The relations of one target, for building resource entities and the
+/// statement analyzer's catalog from the same list.
+#[derive(Clone, Debug, Serialize)]
+pub struct TargetTables {
+    /// The target name (the database name clients connect with).
+    pub target: String,
+    /// Every relation the analyzer should know, in any order.
+    pub tables: Vec<TableDef>,
+}
+
+/// One relation of a target.
+#[derive(Clone, Debug, Serialize)]
+pub struct TableDef {
+    /// Schema name.
+    pub schema: String,
+    /// Relation name.
+    pub name: String,
+    /// Table, view, materialized view, foreign table or sequence.
+    pub kind: RelationKind,
+    /// Column names in table order (`attnum`), without dropped columns.
+    pub columns: Vec<String>,
+    /// The definition, for views.
+    pub view: Option<ViewDefinition>,
+}
+
+impl TableDef {
+    /// Describes an ordinary table.
+    pub fn table(schema: &str, name: &str, columns: &[&str]) -> Self {
+        Self {
+            schema: schema.to_owned(),
+            name: name.to_owned(),
+            kind: RelationKind::Table,
+            columns: columns.iter().map(|column| (*column).to_owned()).collect(),
+            view: None,
+        }
+    }
+
+    /// Describes a view whose definition resolves names with `search_path`.
+    pub fn view(schema: &str, name: &str, columns: &[&str], sql: &str, search_path: &[&str]) -> Self {
+        let view = ViewDefinition {
+            sql: sql.to_owned(),
+            search_path: search_path.iter().map(|schema| (*schema).to_owned()).collect(),
+        };
+        Self { kind: RelationKind::View, view: Some(view), ..Self::table(schema, name, columns) }
+    }
+}
+
+impl TargetTables {
+    /// Creates an empty list for `target`.
+    pub fn new(target: &str) -> Self {
+        Self { target: target.to_owned(), tables: Vec::new() }
+    }
+
+    /// Builds the portcullis-sql catalog of these relations, with `version` as
+    /// its [`Catalog::version`].
+    pub fn to_sql_catalog(&self, version: u64) -> Catalog {
+        let mut catalog = Catalog::new(version);
+        for table in &self.tables {
+            let def = RelationDef { kind: table.kind, columns: table.columns.clone(), view: table.view.clone() };
+            catalog.add_relation(&table.schema, &table.name, def);
+        }
+        catalog
+    }
+}
