@@ -21,6 +21,8 @@ if [[ "${1:-}" == "--test" ]]; then
     )
     # Toolchains count as present when their command is, whatever installed them.
     command -v python3 >/dev/null || packages+=(python3 python3-venv python3-pip)
+    # Debian's python3 creates virtual environments only with python3-venv installed.
+    python3 -c 'import ensurepip, venv' 2>/dev/null || packages+=(python3-venv)
     command -v javac >/dev/null || packages+=(default-jdk-headless)
     command -v npm >/dev/null || packages+=(nodejs npm)
 fi

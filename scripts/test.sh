@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh --test
+# psycopg, asyncpg and node-postgres for the client conformance tests, into target/conformance.
+tests/conformance/setup.sh
 
 if ! command -v cargo-nextest >/dev/null 2>&1; then
     cargo install --locked cargo-nextest

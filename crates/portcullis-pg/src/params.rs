@@ -120,14 +120,31 @@ fn check_setting(name: &str, value: &str) -> Result<(), ClientError> {
             ALLOWED.join(", ")
         )));
     }
-    if name.eq_ignore_ascii_case("client_encoding")
-        && !ENCODINGS.iter().any(|e| e.eq_ignore_ascii_case(value))
-    {
+    if name.eq_ignore_ascii_case("client_encoding") && !is_supported_encoding(value) {
         return Err(ClientError::ParameterNotSupported(format!(
             "client_encoding \"{value}\" is not supported by the gateway; use UTF8"
         )));
     }
     Ok(())
+}
+
+/// Compares an encoding name the way PostgreSQL does: only ASCII letters and digits
+/// count, case-insensitively, so `'utf-8'` (sent by asyncpg, quotes included) and
+/// `UTF8` are the same encoding.
+fn is_supported_encoding(value: &str) -> bool {
+    let cleaned: String = value
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    ENCODINGS.iter().any(|encoding| {
+        let expected: String = encoding
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        expected == cleaned
+    })
 }
 
 /// PostgreSQL's boolean spellings for "off"; `replication=false` is an
@@ -192,16 +209,56 @@ pub(crate) fn upstream_application_name(
     session: SessionId,
     client: Option<&str>,
 ) -> String {
-    let base = format!("portcullis:{user}:{session}");
-    match client.filter(|name| !name.is_empty()) {
-        Some(name) => format!("{base}:{name}"),
-        None => base,
+    // PostgreSQL keeps at most 63 bytes (NAMEDATALEN - 1) and sends the client a
+    // NOTICE 42622 when it truncates, which a direct connection never shows. So the
+    // session appears by the first 8 hex digits of its id (the audit log has the whole
+    // id) and the result is cut at a character boundary.
+    let short_session: String = session.0.simple().to_string().chars().take(8).collect();
+    let mut name = format!("portcullis:{user}:{short_session}");
+    if let Some(client) = client.filter(|name| !name.is_empty()) {
+        name.push(':');
+        name.push_str(client);
     }
+    truncate_at_char_boundary(&mut name, MAX_IDENTIFIER_BYTES);
+    name
+}
+
+/// Longest identifier PostgreSQL keeps, in bytes.
+const MAX_IDENTIFIER_BYTES: usize = 63;
+
+fn truncate_at_char_boundary(text: &mut String, max_bytes: usize) {
+    if text.len() <= max_bytes {
+        return;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn application_name_fits_identifier_limit() {
+        let session = SessionId(uuid::Uuid::new_v4());
+        let long_user = "conformance_user_with_a_long_name";
+        let name = upstream_application_name(long_user, session, Some("psql-with-a-long-client-name-é"));
+        assert!(name.len() <= MAX_IDENTIFIER_BYTES, "{} bytes", name.len());
+        assert!(name.starts_with("portcullis:conformance_user_with_a_long_name:"));
+        let short = upstream_application_name("alice", session, Some("psql"));
+        assert!(short.ends_with(":psql"), "{short}");
+    }
+
+    #[test]
+    fn encoding_names_compare_like_postgres() {
+        assert!(is_supported_encoding("'utf-8'"));
+        assert!(is_supported_encoding("UTF8"));
+        assert!(is_supported_encoding("unicode"));
+        assert!(!is_supported_encoding("LATIN1"));
+    }
 
     #[test]
     fn identity_parameters_refused() {

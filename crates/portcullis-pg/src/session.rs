@@ -51,8 +51,14 @@ pub(crate) async fn serve(tcp: TcpStream, context: Context, over_limit: bool) {
         Err((stream, error)) => return reject(stream, &context, error).await,
     };
     let started = match contact {
-        FirstContact::Cancel(request) => {
-            return crate::cancel::handle(request, context.peer, &context).await
+        FirstContact::Cancel(request, mut stream) => {
+            crate::cancel::handle(request, context.peer, &context).await;
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(1),
+                tokio::io::AsyncWriteExt::shutdown(&mut stream),
+            )
+            .await;
+            return;
         }
         FirstContact::Startup(started) => *started,
     };

@@ -48,7 +48,10 @@ pub(crate) struct Started {
 /// Kind of a new connection, known after its first packet.
 pub(crate) enum FirstContact {
     Startup(Box<Started>),
-    Cancel(CancelRequest),
+    /// A CancelRequest, with the connection it came on. The caller forwards the
+    /// cancel before it closes the connection, as PostgreSQL does, and closes TLS
+    /// with close_notify: libpq 17 and later report an error on a bare TCP close.
+    Cancel(CancelRequest, Stream),
 }
 
 /// Progress of the connection through the negotiation.
@@ -211,7 +214,9 @@ async fn on_plain_packet(
                 ssl_answered,
             }))
         }
-        Ok(StartupPacket::CancelRequest(request)) => Ok(Step::Done(FirstContact::Cancel(request))),
+        Ok(StartupPacket::CancelRequest(request)) => {
+            Ok(Step::Done(FirstContact::Cancel(request, Stream::Plain(tcp))))
+        }
         Ok(StartupPacket::Startup(message)) => {
             if !plaintext_allowed(config, peer) {
                 return Err((Some(Stream::Plain(tcp)), ClientError::TlsRequired.into()));
@@ -259,7 +264,7 @@ fn on_encrypted_packet(
         Ok(StartupPacket::Startup(message)) => {
             started(stream, Some(tls), message).map(|s| FirstContact::Startup(Box::new(s)))
         }
-        Ok(StartupPacket::CancelRequest(request)) => Ok(FirstContact::Cancel(request)),
+        Ok(StartupPacket::CancelRequest(request)) => Ok(FirstContact::Cancel(request, stream)),
         Ok(_) => Err((stream, ClientError::RepeatedEncryptionRequest.into())),
         Err(error) => Err((stream, error.into())),
     }
