@@ -17,10 +17,35 @@ const CLINICAL: &str = "WITH recent AS (SELECT patient_id, max(admitted_at) AS l
 
 fn context() -> AnalysisContext {
     let mut catalog = Catalog::new(1);
-    catalog.add_table("public", "pgbench_accounts", &["aid", "bid", "abalance", "filler"]);
-    catalog.add_table("public", "patients", &["id", "mrn", "first_name", "last_name", "dob", "ssn", "zip", "department_id"]);
-    catalog.add_table("public", "encounters", &["id", "patient_id", "department_id", "admitted_at", "reason"]);
-    catalog.add_table("public", "clinical_notes", &["id", "patient_id", "note_type", "body"]);
+    catalog.add_table(
+        "public",
+        "pgbench_accounts",
+        &["aid", "bid", "abalance", "filler"],
+    );
+    catalog.add_table(
+        "public",
+        "patients",
+        &[
+            "id",
+            "mrn",
+            "first_name",
+            "last_name",
+            "dob",
+            "ssn",
+            "zip",
+            "department_id",
+        ],
+    );
+    catalog.add_table(
+        "public",
+        "encounters",
+        &["id", "patient_id", "department_id", "admitted_at", "reason"],
+    );
+    catalog.add_table(
+        "public",
+        "clinical_notes",
+        &["id", "patient_id", "note_type", "body"],
+    );
     catalog.add_view(
         "public",
         "patient_directory",
@@ -33,11 +58,21 @@ fn context() -> AnalysisContext {
 
 fn bench_analysis(c: &mut Criterion) {
     let ctx = context();
-    for (name, sql) in [("pgbench_select", PGBENCH_SELECT), ("pgbench_update", PGBENCH_UPDATE), ("clinical_view_cte", CLINICAL)] {
-        c.bench_function(&format!("pg_query_parse/{name}"), |b| b.iter(|| pg_query::parse(black_box(sql), 0)));
-        c.bench_function(&format!("analyze/{name}"), |b| b.iter(|| analyze(black_box(sql), &ctx)));
+    for (name, sql) in [
+        ("pgbench_select", PGBENCH_SELECT),
+        ("pgbench_update", PGBENCH_UPDATE),
+        ("clinical_view_cte", CLINICAL),
+    ] {
+        c.bench_function(&format!("pg_query_parse/{name}"), |b| {
+            b.iter(|| pg_query::parse(black_box(sql), 0))
+        });
+        c.bench_function(&format!("analyze/{name}"), |b| {
+            b.iter(|| analyze(black_box(sql), &ctx))
+        });
         let mut cache = StatementCache::new(1024);
-        c.bench_function(&format!("cache_hit/{name}"), |b| b.iter(|| cache.analyze(black_box(sql), &ctx)));
+        c.bench_function(&format!("cache_hit/{name}"), |b| {
+            b.iter(|| cache.analyze(black_box(sql), &ctx))
+        });
     }
 }
 

@@ -28,15 +28,21 @@ pub fn analyze(sql: &str, ctx: &AnalysisContext) -> Result<Vec<StatementFacts>, 
     analyze_message(sql, ctx).map(|(facts, _)| facts)
 }
 
-/// Like [`analyze`]; also returns whether any statement read the session's
-/// prepared statements or cursors (EXECUTE, FETCH), whose facts must not be cached.
-pub(crate) fn analyze_message(sql: &str, ctx: &AnalysisContext) -> Result<(Vec<StatementFacts>, bool), AnalysisError> {
+/// Analyzes like [`analyze`] and also returns whether any statement read the
+/// session's prepared statements or cursors (EXECUTE, FETCH), whose facts must
+/// not be cached.
+pub(crate) fn analyze_message(
+    sql: &str,
+    ctx: &AnalysisContext,
+) -> Result<(Vec<StatementFacts>, bool), AnalysisError> {
     let tree = crate::parser::parse(sql, ctx.standard_conforming_strings)?;
     let mut state = MessageState::new(ctx);
     let mut all = Vec::with_capacity(tree.stmts.len());
     for raw in &tree.stmts {
         if let Some(reason) = state.unknown_settings {
-            return Err(AnalysisError::SettingsUnknown { after: reason.to_owned() });
+            return Err(AnalysisError::SettingsUnknown {
+                after: reason.to_owned(),
+            });
         }
         let facts = analyze_statement(raw, sql, &state)?;
         state.apply(&facts);
@@ -45,7 +51,11 @@ pub(crate) fn analyze_message(sql: &str, ctx: &AnalysisContext) -> Result<(Vec<S
     Ok((all, state.read_stored.get()))
 }
 
-fn analyze_statement(raw: &RawStmt, sql: &str, state: &MessageState<'_>) -> Result<StatementFacts, AnalysisError> {
+fn analyze_statement(
+    raw: &RawStmt,
+    sql: &str,
+    state: &MessageState<'_>,
+) -> Result<StatementFacts, AnalysisError> {
     let (range, text) = statement_text(sql, raw)?;
     let node = raw
         .stmt
@@ -58,7 +68,10 @@ fn analyze_statement(raw: &RawStmt, sql: &str, state: &MessageState<'_>) -> Resu
     let output_columns = analyzer.finish_rows(&analyzed);
     let built = analyzer.facts.finish();
 
-    let calls_set_config = built.functions.iter().any(|function| function.name == "set_config");
+    let calls_set_config = built
+        .functions
+        .iter()
+        .any(|function| function.name == "set_config");
     let session_effect = match analyzed.effect {
         Some(effect) => Some(effect),
         None if calls_set_config => Some(SessionEffect::SettingsChangedByFunction),
@@ -91,7 +104,13 @@ fn statement_text<'s>(sql: &'s str, raw: &RawStmt) -> Result<(ByteRange, &'s str
     let leading = slice.len() - slice.trim_start().len();
     let text = slice.trim();
     let start = start + leading;
-    Ok((ByteRange { start, end: start + text.len() }, text))
+    Ok((
+        ByteRange {
+            start,
+            end: start + text.len(),
+        },
+        text,
+    ))
 }
 
 /// Session state as it changes from statement to statement within one message.
@@ -123,7 +142,10 @@ impl<'a> MessageState<'a> {
     }
 
     fn apply(&mut self, facts: &StatementFacts) {
-        if matches!(facts.kind, StatementKind::SetRole | StatementKind::SetSessionAuthorization) {
+        if matches!(
+            facts.kind,
+            StatementKind::SetRole | StatementKind::SetSessionAuthorization
+        ) {
             // `$user` in the search path now means another role.
             self.unknown_settings = Some("SET ROLE or SET SESSION AUTHORIZATION");
         }
@@ -131,11 +153,18 @@ impl<'a> MessageState<'a> {
             return;
         };
         match effect {
-            SessionEffect::SetSearchPath { schemas, .. } => match expand_user(schemas, self.ctx.current_user.as_deref()) {
-                Some(schemas) => self.search_path = Cow::Owned(schemas),
-                None => self.unknown_settings = Some("a SET search_path that names $user while the user is unknown"),
-            },
-            SessionEffect::ResetSearchPath { .. } | SessionEffect::ResetAll => self.reset_search_path(),
+            SessionEffect::SetSearchPath { schemas, .. } => {
+                match expand_user(schemas, self.ctx.current_user.as_deref()) {
+                    Some(schemas) => self.search_path = Cow::Owned(schemas),
+                    None => {
+                        self.unknown_settings =
+                            Some("a SET search_path that names $user while the user is unknown")
+                    }
+                }
+            }
+            SessionEffect::ResetSearchPath { .. } | SessionEffect::ResetAll => {
+                self.reset_search_path()
+            }
             SessionEffect::DiscardAll => {
                 self.reset_search_path();
                 remove_all(&mut self.prepared, &mut self.all_prepared_removed);
@@ -147,15 +176,21 @@ impl<'a> MessageState<'a> {
             SessionEffect::Deallocate { name: Some(name) } => {
                 self.prepared.insert(name.clone(), None);
             }
-            SessionEffect::Deallocate { name: None } => remove_all(&mut self.prepared, &mut self.all_prepared_removed),
+            SessionEffect::Deallocate { name: None } => {
+                remove_all(&mut self.prepared, &mut self.all_prepared_removed)
+            }
             SessionEffect::DeclareCursor { name } => {
                 self.cursors.insert(name.clone(), Some(facts.clone()));
             }
             SessionEffect::CloseCursor { name: Some(name) } => {
                 self.cursors.insert(name.clone(), None);
             }
-            SessionEffect::CloseCursor { name: None } => remove_all(&mut self.cursors, &mut self.all_cursors_removed),
-            SessionEffect::SettingsChangedByFunction => self.unknown_settings = Some("a set_config() call"),
+            SessionEffect::CloseCursor { name: None } => {
+                remove_all(&mut self.cursors, &mut self.all_cursors_removed)
+            }
+            SessionEffect::SettingsChangedByFunction => {
+                self.unknown_settings = Some("a set_config() call")
+            }
             // The message was parsed as a whole before it ran, as the server does.
             SessionEffect::SetStandardConformingStrings { .. } => {}
         }
@@ -174,12 +209,22 @@ fn remove_all(entries: &mut HashMap<String, Option<StatementFacts>>, all_removed
 impl StoredStatements for MessageState<'_> {
     fn prepared(&self, name: &str) -> Option<&StatementFacts> {
         self.read_stored.set(true);
-        lookup(&self.prepared, self.all_prepared_removed, &self.ctx.prepared, name)
+        lookup(
+            &self.prepared,
+            self.all_prepared_removed,
+            &self.ctx.prepared,
+            name,
+        )
     }
 
     fn cursor(&self, name: &str) -> Option<&StatementFacts> {
         self.read_stored.set(true);
-        lookup(&self.cursors, self.all_cursors_removed, &self.ctx.cursors, name)
+        lookup(
+            &self.cursors,
+            self.all_cursors_removed,
+            &self.ctx.cursors,
+            name,
+        )
     }
 }
 

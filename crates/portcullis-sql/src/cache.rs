@@ -59,11 +59,19 @@ impl CacheKey {
 impl StatementCache {
     /// Creates a cache holding at most `capacity` messages.
     pub fn new(capacity: usize) -> Self {
-        Self { capacity, key: None, entries: HashMap::with_capacity(capacity.min(1024)) }
+        Self {
+            capacity,
+            key: None,
+            entries: HashMap::with_capacity(capacity.min(1024)),
+        }
     }
 
     /// Returns the facts of `sql`, from the cache when `ctx` still matches.
-    pub fn analyze(&mut self, sql: &str, ctx: &AnalysisContext) -> Result<Arc<Vec<StatementFacts>>, AnalysisError> {
+    pub fn analyze(
+        &mut self,
+        sql: &str,
+        ctx: &AnalysisContext,
+    ) -> Result<Arc<Vec<StatementFacts>>, AnalysisError> {
         if !self.key.as_ref().is_some_and(|key| key.matches(ctx)) {
             self.entries.clear();
             self.key = Some(CacheKey::of(ctx));

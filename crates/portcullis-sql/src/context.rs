@@ -43,25 +43,49 @@ pub struct ViewDefinition {
 impl Catalog {
     /// Creates an empty catalog with the given version.
     pub fn new(version: u64) -> Self {
-        Self { version, schemas: HashMap::new() }
+        Self {
+            version,
+            schemas: HashMap::new(),
+        }
     }
 
     /// Adds or replaces a table.
     pub fn add_table(&mut self, schema: &str, name: &str, columns: &[&str]) {
-        let def = RelationDef { kind: RelationKind::Table, columns: owned(columns), view: None };
+        let def = RelationDef {
+            kind: RelationKind::Table,
+            columns: owned(columns),
+            view: None,
+        };
         self.add_relation(schema, name, def);
     }
 
     /// Adds or replaces a view whose definition resolves names with `search_path`.
-    pub fn add_view(&mut self, schema: &str, name: &str, columns: &[&str], sql: &str, search_path: &[&str]) {
-        let view = ViewDefinition { sql: sql.to_owned(), search_path: owned(search_path) };
-        let def = RelationDef { kind: RelationKind::View, columns: owned(columns), view: Some(view) };
+    pub fn add_view(
+        &mut self,
+        schema: &str,
+        name: &str,
+        columns: &[&str],
+        sql: &str,
+        search_path: &[&str],
+    ) {
+        let view = ViewDefinition {
+            sql: sql.to_owned(),
+            search_path: owned(search_path),
+        };
+        let def = RelationDef {
+            kind: RelationKind::View,
+            columns: owned(columns),
+            view: Some(view),
+        };
         self.add_relation(schema, name, def);
     }
 
     /// Adds or replaces any relation.
     pub fn add_relation(&mut self, schema: &str, name: &str, def: RelationDef) {
-        self.schemas.entry(schema.to_owned()).or_default().insert(name.to_owned(), def);
+        self.schemas
+            .entry(schema.to_owned())
+            .or_default()
+            .insert(name.to_owned(), def);
     }
 
     /// Adds an empty schema, so that it counts as existing.

@@ -40,7 +40,9 @@ pub enum AnalysisError {
     },
 
     /// A column reference resolved to nothing.
-    #[error("column \"{name}\" does not exist in the relations of the statement; check the spelling")]
+    #[error(
+        "column \"{name}\" does not exist in the relations of the statement; check the spelling"
+    )]
     UnknownColumn {
         /// The reference as written, e.g. `p.ssn`.
         name: String,
@@ -101,11 +103,15 @@ pub enum AnalysisError {
 
 impl AnalysisError {
     pub(crate) fn unsupported(construct: impl Into<String>) -> Self {
-        Self::Unsupported { construct: construct.into() }
+        Self::Unsupported {
+            construct: construct.into(),
+        }
     }
 
     pub(crate) fn invalid(reason: impl Into<String>) -> Self {
-        Self::Invalid { reason: reason.into() }
+        Self::Invalid {
+            reason: reason.into(),
+        }
     }
 }
 

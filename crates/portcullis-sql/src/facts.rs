@@ -220,7 +220,9 @@ impl UsageSet {
 
     /// Iterates over the usages in the set, in declaration order.
     pub fn iter(self) -> impl Iterator<Item = ColumnUsage> {
-        ColumnUsage::ALL.into_iter().filter(move |usage| self.contains(*usage))
+        ColumnUsage::ALL
+            .into_iter()
+            .filter(move |usage| self.contains(*usage))
     }
 }
 

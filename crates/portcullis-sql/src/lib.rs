@@ -30,13 +30,21 @@
 //! assert!(matches!(&facts[0].output_columns[0].source, OutputSource::Passthrough { columns } if columns[0].column == "mrn"));
 //! ```
 //!
-//! Module map: `parser` calls libpg_query; `walk` turns the parse tree into
-//! facts (`select`, `from`, `expr`, `targets`, `dml`, `utility`, `ddl`);
-//! `resolve` finds relations; `cache` keeps results per session.
+//! Module map: `parser` calls libpg_query, and `walk` turns the parse tree
+//! into facts. Its files follow the grammar: `select`, `clauses`, `from`,
+//! `join`, `view`, `expr`, `json`, `targets`, `dml`, `returning`, `utility`,
+//! `settings`, `ddl`, while `scope` resolves column names and `builder` collects
+//! the facts. `resolve` finds relations, `analyze` handles a whole message, and
+//! `cache` keeps results per session.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod analyze;
 mod cache;
@@ -57,8 +65,10 @@ pub use cache::{StatementCache, MAX_CACHED_SQL_BYTES};
 pub use context::{AnalysisContext, Catalog, RelationDef, ViewDefinition};
 pub use error::AnalysisError;
 pub use facts::{
-    Access, ByteRange, ColumnFacts, ColumnName, ColumnUsage, FunctionRef, OutputColumn, OutputSource, RelationAccess,
-    RelationKind, RelationName, StatementFacts, UsageSet,
+    Access, ByteRange, ColumnFacts, ColumnName, ColumnUsage, FunctionRef, OutputColumn,
+    OutputSource, RelationAccess, RelationKind, RelationName, StatementFacts, UsageSet,
 };
-pub use kind::{CopyDirection, DdlAction, ObjectKind, SettingAction, StatementKind, TransactionAction};
+pub use kind::{
+    CopyDirection, DdlAction, ObjectKind, SettingAction, StatementKind, TransactionAction,
+};
 pub use session::{session_effect, SessionEffect};

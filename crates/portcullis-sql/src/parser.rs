@@ -38,7 +38,10 @@ struct PgQueryProtobufParseResult {
 }
 
 extern "C" {
-    fn pg_query_parse_protobuf_opts(input: *const c_char, parser_options: c_int) -> PgQueryProtobufParseResult;
+    fn pg_query_parse_protobuf_opts(
+        input: *const c_char,
+        parser_options: c_int,
+    ) -> PgQueryProtobufParseResult;
     fn pg_query_free_protobuf_parse_result(result: PgQueryProtobufParseResult);
 }
 
@@ -50,12 +53,21 @@ const DISABLE_STANDARD_CONFORMING_STRINGS: c_int = 32;
 /// `standard_conforming_strings` must match the session's setting: with it off,
 /// backslashes escape quotes inside `'...'`, which changes where literals and
 /// statements end.
-pub(crate) fn parse(sql: &str, standard_conforming_strings: bool) -> Result<ParseResult, AnalysisError> {
+pub(crate) fn parse(
+    sql: &str,
+    standard_conforming_strings: bool,
+) -> Result<ParseResult, AnalysisError> {
     let input = CString::new(sql).map_err(|error| AnalysisError::Parse {
-        message: "the statement contains a zero byte, which PostgreSQL does not accept in query text".into(),
+        message:
+            "the statement contains a zero byte, which PostgreSQL does not accept in query text"
+                .into(),
         position: char_position(sql, error.nul_position()),
     })?;
-    let options = if standard_conforming_strings { 0 } else { DISABLE_STANDARD_CONFORMING_STRINGS };
+    let options = if standard_conforming_strings {
+        0
+    } else {
+        DISABLE_STANDARD_CONFORMING_STRINGS
+    };
 
     // SAFETY: `input` is a valid NUL-terminated string that outlives the call. The
     // result is read only before it is passed back to the matching free function,
@@ -81,7 +93,9 @@ unsafe fn read_result(result: &PgQueryProtobufParseResult) -> Result<ParseResult
         } else {
             CStr::from_ptr(error.message).to_string_lossy().into_owned()
         };
-        let position = u32::try_from(error.cursorpos).ok().filter(|position| *position > 0);
+        let position = u32::try_from(error.cursorpos)
+            .ok()
+            .filter(|position| *position > 0);
         return Err(AnalysisError::Parse { message, position });
     }
     let tree = &result.parse_tree;

@@ -66,21 +66,33 @@ fn resolve_qualified<'c>(
 
 /// Returns the schemas searched for unqualified names, in order.
 pub(crate) fn effective_search_path(search_path: &[String]) -> impl Iterator<Item = &str> {
-    let implicit = (!search_path.iter().any(|schema| schema == "pg_catalog")).then_some("pg_catalog");
-    implicit.into_iter().chain(search_path.iter().map(String::as_str))
+    let implicit =
+        (!search_path.iter().any(|schema| schema == "pg_catalog")).then_some("pg_catalog");
+    implicit
+        .into_iter()
+        .chain(search_path.iter().map(String::as_str))
 }
 
 /// Returns the schema that CREATE puts an unqualified new object in: the first
 /// schema of the search path that exists (PostgreSQL skips missing ones).
 pub(crate) fn creation_schema<'a>(catalog: &Catalog, search_path: &'a [String]) -> Option<&'a str> {
-    search_path.iter().map(String::as_str).find(|schema| catalog.has_schema(schema))
+    search_path
+        .iter()
+        .map(String::as_str)
+        .find(|schema| catalog.has_schema(schema))
 }
 
 fn relation_name(schema: &str, name: &str) -> RelationName {
-    RelationName { schema: schema.to_owned(), name: name.to_owned() }
+    RelationName {
+        schema: schema.to_owned(),
+        name: name.to_owned(),
+    }
 }
 
 fn unknown_relation(search_path: &[String], name: String) -> AnalysisError {
     let searched: Vec<&str> = effective_search_path(search_path).collect();
-    AnalysisError::UnknownRelation { name, search_path: searched.join(", ") }
+    AnalysisError::UnknownRelation {
+        name,
+        search_path: searched.join(", "),
+    }
 }

@@ -88,8 +88,12 @@ impl AnalysisContext {
                 let user = self.current_user.as_deref();
                 self.search_path = expand_user(schemas, user).unwrap_or_else(|| schemas.clone());
             }
-            SessionEffect::ResetSearchPath { .. } => self.search_path = self.default_search_path.clone(),
-            SessionEffect::SetStandardConformingStrings { on, .. } => self.standard_conforming_strings = *on,
+            SessionEffect::ResetSearchPath { .. } => {
+                self.search_path = self.default_search_path.clone()
+            }
+            SessionEffect::SetStandardConformingStrings { on, .. } => {
+                self.standard_conforming_strings = *on
+            }
             SessionEffect::ResetAll => self.reset_settings(),
             SessionEffect::DiscardAll => {
                 self.reset_settings();

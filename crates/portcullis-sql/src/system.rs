@@ -165,7 +165,9 @@ mod tests {
 
     #[test]
     fn relation_list_is_sorted() {
-        assert!(PG_CATALOG_RELATIONS.windows(2).all(|pair| matches!(pair, [first, second] if first < second)));
+        assert!(PG_CATALOG_RELATIONS
+            .windows(2)
+            .all(|pair| matches!(pair, [first, second] if first < second)));
     }
 
     #[test]

@@ -37,12 +37,87 @@ fn prefixes_and_deletions_never_panic() {
 }
 
 const TOKENS: &[&str] = &[
-    "SELECT", "FROM", "WHERE", "JOIN", "ON", "USING", "LATERAL", "UNION", "ALL", "WITH", "RECURSIVE", "AS", "(", ")", ",",
-    ";", "*", ".", "=", "||", "::text", "patients", "encounters", "p", "e", "ssn", "mrn", "id", "zip", "$1", "'x'", "1",
-    "INSERT", "INTO", "VALUES", "UPDATE", "SET", "DELETE", "RETURNING", "ORDER", "BY", "GROUP", "HAVING", "OVER",
-    "PARTITION", "EXISTS", "IN", "NOT", "NULL", "CASE", "WHEN", "THEN", "END", "lower", "count", "COPY", "TO", "STDOUT",
-    "EXPLAIN", "ANALYZE", "PREPARE", "EXECUTE", "DECLARE", "CURSOR", "FOR", "FETCH", "pg_class", "research", "ROW",
-    "ARRAY", "[", "]", "DISTINCT", "LIMIT", "MERGE", "MATCHED", "DO", "NOTHING", "CONFLICT", "search_path", "TABLE",
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "JOIN",
+    "ON",
+    "USING",
+    "LATERAL",
+    "UNION",
+    "ALL",
+    "WITH",
+    "RECURSIVE",
+    "AS",
+    "(",
+    ")",
+    ",",
+    ";",
+    "*",
+    ".",
+    "=",
+    "||",
+    "::text",
+    "patients",
+    "encounters",
+    "p",
+    "e",
+    "ssn",
+    "mrn",
+    "id",
+    "zip",
+    "$1",
+    "'x'",
+    "1",
+    "INSERT",
+    "INTO",
+    "VALUES",
+    "UPDATE",
+    "SET",
+    "DELETE",
+    "RETURNING",
+    "ORDER",
+    "BY",
+    "GROUP",
+    "HAVING",
+    "OVER",
+    "PARTITION",
+    "EXISTS",
+    "IN",
+    "NOT",
+    "NULL",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "END",
+    "lower",
+    "count",
+    "COPY",
+    "TO",
+    "STDOUT",
+    "EXPLAIN",
+    "ANALYZE",
+    "PREPARE",
+    "EXECUTE",
+    "DECLARE",
+    "CURSOR",
+    "FOR",
+    "FETCH",
+    "pg_class",
+    "research",
+    "ROW",
+    "ARRAY",
+    "[",
+    "]",
+    "DISTINCT",
+    "LIMIT",
+    "MERGE",
+    "MATCHED",
+    "DO",
+    "NOTHING",
+    "CONFLICT",
+    "search_path",
+    "TABLE",
 ];
 
 proptest! {
@@ -66,13 +141,21 @@ proptest! {
 
 #[test]
 fn deep_nesting_is_an_error_not_a_crash() {
-    let deep = format!("SELECT {}ssn{} FROM patients", "lower(".repeat(5000), ")".repeat(5000));
+    let deep = format!(
+        "SELECT {}ssn{} FROM patients",
+        "lower(".repeat(5000),
+        ")".repeat(5000)
+    );
     assert!(analyze(&deep, &context()).is_err());
 }
 
 #[test]
 fn moderate_nesting_is_analyzed() {
-    let nested = format!("SELECT {}ssn{} FROM patients", "lower(".repeat(45), ")".repeat(45));
+    let nested = format!(
+        "SELECT {}ssn{} FROM patients",
+        "lower(".repeat(45),
+        ")".repeat(45)
+    );
     assert!(analyze(&nested, &context()).is_ok());
     let chain = format!("SELECT {} FROM patients", vec!["ssn"; 45].join(" || "));
     assert!(analyze(&chain, &context()).is_ok());

@@ -10,8 +10,8 @@ mod common;
 
 use common::{analyze_all, column_key, function_names, kind_tag, outputs, relations, usages};
 use portcullis_sql::ColumnUsage::{
-    self, Expression, Filter, FunctionArgument, GroupBy, Having, JoinCondition, OrderBy, Output, Returning, Window,
-    WriteSource, WriteTarget,
+    self, Expression, Filter, FunctionArgument, GroupBy, Having, JoinCondition, OrderBy, Output,
+    Returning, Window, WriteSource, WriteTarget,
 };
 
 /// One expectation about a statement's facts.
@@ -321,7 +321,10 @@ fn check(name: &str, sql: &str, expectation: &Check) {
     let result = analyze_all(sql);
     if let Fails(text) = expectation {
         match result {
-            Err(error) => assert!(error.to_string().contains(text), "{name}: error {error:?} lacks {text:?}"),
+            Err(error) => assert!(
+                error.to_string().contains(text),
+                "{name}: error {error:?} lacks {text:?}"
+            ),
             Ok(facts) => panic!("{name}: expected an error containing {text:?}, got {facts:#?}"),
         }
         return;
@@ -331,13 +334,20 @@ fn check(name: &str, sql: &str, expectation: &Check) {
         Ok(all) => panic!("{name}: expected one statement, got {}", all.len()),
         Err(error) => panic!("{name}: analysis of {sql:?} failed: {error}"),
     };
-    let columns: Vec<String> = facts.columns.iter().map(|column| column_key(&column.column)).collect();
+    let columns: Vec<String> = facts
+        .columns
+        .iter()
+        .map(|column| column_key(&column.column))
+        .collect();
     match expectation {
         Kind(tag) => assert_eq!(kind_tag(&facts), *tag, "{name}: kind"),
         Uses(column, expected) => {
             let found = usages(&facts, column);
             for usage in *expected {
-                assert!(found.contains(usage), "{name}: {column} lacks {usage:?}; has {found:?} (columns {columns:?})");
+                assert!(
+                    found.contains(usage),
+                    "{name}: {column} lacks {usage:?}; has {found:?} (columns {columns:?})"
+                );
             }
         }
         Exact(column, expected) => {
@@ -347,10 +357,16 @@ fn check(name: &str, sql: &str, expectation: &Check) {
             expected.sort_by_key(|usage| *usage as u8);
             assert_eq!(found, expected, "{name}: usages of {column}");
         }
-        Unused(column) => assert!(usages(&facts, column).is_empty(), "{name}: {column} should be unused"),
+        Unused(column) => assert!(
+            usages(&facts, column).is_empty(),
+            "{name}: {column} should be unused"
+        ),
         Out(expected) => assert_eq!(outputs(&facts), *expected, "{name}: output columns"),
         Rels(expected) => assert_eq!(relations(&facts), *expected, "{name}: relations"),
-        Func(function) => assert!(function_names(&facts).iter().any(|found| found == function), "{name}: no {function}"),
+        Func(function) => assert!(
+            function_names(&facts).iter().any(|found| found == function),
+            "{name}: no {function}"
+        ),
         Unlisted => assert!(facts.unlisted_columns, "{name}: unlisted_columns not set"),
         Fails(_) => {}
     }

@@ -3,8 +3,8 @@
 use std::borrow::Cow;
 
 use crate::facts::{
-    Access, ColumnFacts, ColumnName, ColumnUsage, FunctionRef, OutputColumn, OutputSource, RelationAccess,
-    RelationKind, RelationName, StatementFacts, UsageSet,
+    Access, ColumnFacts, ColumnName, ColumnUsage, FunctionRef, OutputColumn, OutputSource,
+    RelationAccess, RelationKind, RelationName, StatementFacts, UsageSet,
 };
 
 /// A base-table column: an index into [`FactsBuilder`]'s tables and their columns.
@@ -27,12 +27,20 @@ pub(crate) struct Lineage {
 
 impl Lineage {
     pub fn column(id: ColumnId) -> Self {
-        Self { sources: vec![id], computed: false, unlisted: false }
+        Self {
+            sources: vec![id],
+            computed: false,
+            unlisted: false,
+        }
     }
 
     /// A value that depends on no column: a literal, a parameter, a constant function.
     pub fn constant() -> Self {
-        Self { sources: Vec::new(), computed: true, unlisted: false }
+        Self {
+            sources: Vec::new(),
+            computed: true,
+            unlisted: false,
+        }
     }
 
     pub fn merge(&mut self, other: &Lineage) {
@@ -92,16 +100,29 @@ pub(crate) struct Built {
 impl<'c> FactsBuilder<'c> {
     /// Returns the table slot for `relation`, creating it with `columns`.
     pub fn table(&mut self, relation: &RelationName, columns: &'c [String]) -> u32 {
-        if let Some(index) = self.tables.iter().position(|table| table.relation == *relation) {
+        if let Some(index) = self
+            .tables
+            .iter()
+            .position(|table| table.relation == *relation)
+        {
             return index as u32;
         }
-        let columns = columns.iter().map(|name| ColumnSlot { name: Cow::Borrowed(name.as_str()), usages: UsageSet::EMPTY });
-        self.tables.push(TableSlot { relation: relation.clone(), columns: columns.collect() });
+        let columns = columns.iter().map(|name| ColumnSlot {
+            name: Cow::Borrowed(name.as_str()),
+            usages: UsageSet::EMPTY,
+        });
+        self.tables.push(TableSlot {
+            relation: relation.clone(),
+            columns: columns.collect(),
+        });
         (self.tables.len() - 1) as u32
     }
 
     pub fn column(&self, table: u32, column: usize) -> ColumnId {
-        ColumnId { table, column: column as u32 }
+        ColumnId {
+            table,
+            column: column as u32,
+        }
     }
 
     /// Returns the id of a column that the catalog does not list: a system
@@ -113,11 +134,17 @@ impl<'c> FactsBuilder<'c> {
         let index = match slot.columns.iter().position(|column| column.name == name) {
             Some(index) => index,
             None => {
-                slot.columns.push(ColumnSlot { name: Cow::Owned(name.to_owned()), usages: UsageSet::EMPTY });
+                slot.columns.push(ColumnSlot {
+                    name: Cow::Owned(name.to_owned()),
+                    usages: UsageSet::EMPTY,
+                });
                 slot.columns.len() - 1
             }
         };
-        ColumnId { table, column: index as u32 }
+        ColumnId {
+            table,
+            column: index as u32,
+        }
     }
 
     /// Adds `usages` to every source of `lineage`. A computed value that reaches
@@ -127,7 +154,8 @@ impl<'c> FactsBuilder<'c> {
             return;
         }
         let mut usages = usages;
-        let reaches_output = usages.contains(ColumnUsage::Output) || usages.contains(ColumnUsage::WriteSource);
+        let reaches_output =
+            usages.contains(ColumnUsage::Output) || usages.contains(ColumnUsage::WriteSource);
         if lineage.computed && reaches_output {
             usages.insert(ColumnUsage::Expression);
         }
@@ -150,7 +178,13 @@ impl<'c> FactsBuilder<'c> {
         }
     }
 
-    pub fn access(&mut self, relation: &RelationName, kind: RelationKind, access: Access, via_view: Option<&RelationName>) {
+    pub fn access(
+        &mut self,
+        relation: &RelationName,
+        kind: RelationKind,
+        access: Access,
+        via_view: Option<&RelationName>,
+    ) {
         let existing = self
             .relations
             .iter_mut()
@@ -174,9 +208,15 @@ impl<'c> FactsBuilder<'c> {
         if self.suppressed > 0 {
             return;
         }
-        let seen = self.functions.iter().any(|function| function.name == name && function.schema.as_deref() == schema);
+        let seen = self
+            .functions
+            .iter()
+            .any(|function| function.name == name && function.schema.as_deref() == schema);
         if !seen {
-            self.functions.push(FunctionRef { schema: schema.map(str::to_owned), name: name.to_owned() });
+            self.functions.push(FunctionRef {
+                schema: schema.map(str::to_owned),
+                name: name.to_owned(),
+            });
         }
     }
 
@@ -199,22 +239,44 @@ impl<'c> FactsBuilder<'c> {
     }
 
     /// Converts a result column's lineage into what the masker reads.
-    pub fn output_column(&self, name: &str, lineage: &Lineage, star_relation: Option<&Option<RelationName>>) -> OutputColumn {
-        let columns: Vec<ColumnName> = lineage.sources.iter().filter_map(|id| self.column_name(*id)).collect();
+    pub fn output_column(
+        &self,
+        name: &str,
+        lineage: &Lineage,
+        star_relation: Option<&Option<RelationName>>,
+    ) -> OutputColumn {
+        let columns: Vec<ColumnName> = lineage
+            .sources
+            .iter()
+            .filter_map(|id| self.column_name(*id))
+            .collect();
         let source = match star_relation {
-            Some(relation) => OutputSource::UnlistedStar { relation: relation.clone() },
-            None if lineage.computed => OutputSource::Computed { depends_on: columns },
+            Some(relation) => OutputSource::UnlistedStar {
+                relation: relation.clone(),
+            },
+            None if lineage.computed => OutputSource::Computed {
+                depends_on: columns,
+            },
             None if columns.is_empty() && lineage.unlisted => OutputSource::Unlisted,
-            None if columns.is_empty() => OutputSource::Computed { depends_on: columns },
+            None if columns.is_empty() => OutputSource::Computed {
+                depends_on: columns,
+            },
             None => OutputSource::Passthrough { columns },
         };
-        OutputColumn { name: name.to_owned(), source }
+        OutputColumn {
+            name: name.to_owned(),
+            source,
+        }
     }
 
     pub fn finish(self) -> Built {
         let mut columns = Vec::new();
         for table in &self.tables {
-            for column in table.columns.iter().filter(|column| !column.usages.is_empty()) {
+            for column in table
+                .columns
+                .iter()
+                .filter(|column| !column.usages.is_empty())
+            {
                 columns.push(ColumnFacts {
                     column: ColumnName {
                         schema: table.relation.schema.clone(),
@@ -225,15 +287,28 @@ impl<'c> FactsBuilder<'c> {
                 });
             }
         }
-        Built { relations: self.relations, columns, functions: self.functions, unlisted_columns: self.unlisted_columns }
+        Built {
+            relations: self.relations,
+            columns,
+            functions: self.functions,
+            unlisted_columns: self.unlisted_columns,
+        }
     }
 
     /// Adds the facts of an earlier statement (a PREPARE or DECLARE that EXECUTE
     /// or FETCH runs) and returns its result columns as lineage.
-    pub fn import(&mut self, facts: &StatementFacts) -> Vec<(String, Lineage, Option<Option<RelationName>>)> {
+    pub fn import(
+        &mut self,
+        facts: &StatementFacts,
+    ) -> Vec<(String, Lineage, Option<Option<RelationName>>)> {
         for relation in &facts.relations {
             for access in &relation.access {
-                self.access(&relation.relation, relation.kind, *access, relation.via_view.as_ref());
+                self.access(
+                    &relation.relation,
+                    relation.kind,
+                    *access,
+                    relation.via_view.as_ref(),
+                );
             }
         }
         for column in &facts.columns {
@@ -246,34 +321,62 @@ impl<'c> FactsBuilder<'c> {
             self.function(function.schema.as_deref(), &function.name);
         }
         self.unlisted_columns |= facts.unlisted_columns;
-        facts.output_columns.iter().map(|output| self.import_output(output)).collect()
+        facts
+            .output_columns
+            .iter()
+            .map(|output| self.import_output(output))
+            .collect()
     }
 
-    fn import_output(&mut self, output: &OutputColumn) -> (String, Lineage, Option<Option<RelationName>>) {
+    fn import_output(
+        &mut self,
+        output: &OutputColumn,
+    ) -> (String, Lineage, Option<Option<RelationName>>) {
         let mut star = None;
         let lineage = match &output.source {
-            OutputSource::Passthrough { columns } => {
-                Lineage { sources: columns.iter().map(|column| self.named_column(column)).collect(), ..Lineage::default() }
-            }
-            OutputSource::Computed { depends_on } => {
-                Lineage { sources: depends_on.iter().map(|column| self.named_column(column)).collect(), computed: true, unlisted: false }
-            }
-            OutputSource::Unlisted => Lineage { unlisted: true, ..Lineage::default() },
+            OutputSource::Passthrough { columns } => Lineage {
+                sources: columns
+                    .iter()
+                    .map(|column| self.named_column(column))
+                    .collect(),
+                ..Lineage::default()
+            },
+            OutputSource::Computed { depends_on } => Lineage {
+                sources: depends_on
+                    .iter()
+                    .map(|column| self.named_column(column))
+                    .collect(),
+                computed: true,
+                unlisted: false,
+            },
+            OutputSource::Unlisted => Lineage {
+                unlisted: true,
+                ..Lineage::default()
+            },
             OutputSource::UnlistedStar { relation } => {
                 star = Some(relation.clone());
-                Lineage { unlisted: true, ..Lineage::default() }
+                Lineage {
+                    unlisted: true,
+                    ..Lineage::default()
+                }
             }
         };
         (output.name.clone(), lineage, star)
     }
 
     fn named_column(&mut self, column: &ColumnName) -> ColumnId {
-        let relation = RelationName { schema: column.schema.clone(), name: column.table.clone() };
+        let relation = RelationName {
+            schema: column.schema.clone(),
+            name: column.table.clone(),
+        };
         let table = self.table(&relation, &[]);
         self.system_column(table, &column.column)
     }
 
     fn slot_mut(&mut self, id: ColumnId) -> Option<&mut ColumnSlot<'c>> {
-        self.tables.get_mut(id.table as usize)?.columns.get_mut(id.column as usize)
+        self.tables
+            .get_mut(id.table as usize)?
+            .columns
+            .get_mut(id.column as usize)
     }
 }

@@ -10,20 +10,29 @@ use crate::error::AnalysisError;
 use crate::facts::{Access, ColumnUsage, RelationKind, RelationName};
 use crate::kind::{DdlAction, ObjectKind, StatementKind};
 use crate::resolve::{creation_schema, resolve_relation};
-use crate::walk::{inner, inner_opt, split_qualified, string_list, unsupported, Analyzed, Analyzer};
+use crate::walk::ddl_kinds::{ddl_without_relation, object_kind};
+use crate::walk::{inner, inner_opt, split_qualified, string_list, Analyzed, Analyzer};
 
 impl<'c> Analyzer<'c> {
-    /// VACUUM, ANALYZE, LOCK, TRUNCATE, GRANT, REINDEX, CLUSTER, REFRESH; anything else goes to [`Self::ddl`].
+    /// Analyzes VACUUM, ANALYZE, LOCK, TRUNCATE, GRANT, REINDEX, CLUSTER and
+    /// REFRESH, and passes any other statement to [`Self::ddl`].
     pub(super) fn maintenance(&mut self, node: &NodeEnum) -> Result<Analyzed, AnalysisError> {
         let kind = match node {
             NodeEnum::VacuumStmt(vacuum) => {
                 for relation in &vacuum.rels {
-                    let NodeEnum::VacuumRelation(relation) = inner(relation, "VACUUM relation")? else {
-                        return Err(AnalysisError::unsupported("a VACUUM target that is not a relation"));
+                    let NodeEnum::VacuumRelation(relation) = inner(relation, "VACUUM relation")?
+                    else {
+                        return Err(AnalysisError::unsupported(
+                            "a VACUUM target that is not a relation",
+                        ));
                     };
                     self.existing_relation(relation.relation.as_ref(), Access::Maintain)?;
                 }
-                if vacuum.is_vacuumcmd { StatementKind::Vacuum } else { StatementKind::Analyze }
+                if vacuum.is_vacuumcmd {
+                    StatementKind::Vacuum
+                } else {
+                    StatementKind::Analyze
+                }
             }
             NodeEnum::LockStmt(lock) => {
                 self.range_vars(&lock.relations, Access::Lock)?;
@@ -36,22 +45,40 @@ impl<'c> Analyzer<'c> {
             NodeEnum::GrantStmt(grant) => self.grant(grant)?,
             NodeEnum::GrantRoleStmt(grant) => {
                 let object = ObjectKind::RoleMembership;
-                if grant.is_grant { StatementKind::Grant { object } } else { StatementKind::Revoke { object } }
+                if grant.is_grant {
+                    StatementKind::Grant { object }
+                } else {
+                    StatementKind::Revoke { object }
+                }
             }
-            NodeEnum::AlterDefaultPrivilegesStmt(_) => StatementKind::Grant { object: ObjectKind::DefaultPrivileges },
-            NodeEnum::ReindexStmt(reindex) => self.maintain_named("REINDEX", reindex.relation.as_ref())?,
-            NodeEnum::ClusterStmt(cluster) => self.maintain_named("CLUSTER", cluster.relation.as_ref())?,
-            NodeEnum::RefreshMatViewStmt(refresh) => self.maintain_named("REFRESH MATERIALIZED VIEW", refresh.relation.as_ref())?,
+            NodeEnum::AlterDefaultPrivilegesStmt(_) => StatementKind::Grant {
+                object: ObjectKind::DefaultPrivileges,
+            },
+            NodeEnum::ReindexStmt(reindex) => {
+                self.maintain_named("REINDEX", reindex.relation.as_ref())?
+            }
+            NodeEnum::ClusterStmt(cluster) => {
+                self.maintain_named("CLUSTER", cluster.relation.as_ref())?
+            }
+            NodeEnum::RefreshMatViewStmt(refresh) => {
+                self.maintain_named("REFRESH MATERIALIZED VIEW", refresh.relation.as_ref())?
+            }
             other => return self.ddl(other),
         };
         Ok(Analyzed::new(kind))
     }
 
-    fn maintain_named(&mut self, name: &str, relation: Option<&RangeVar>) -> Result<StatementKind, AnalysisError> {
+    fn maintain_named(
+        &mut self,
+        name: &str,
+        relation: Option<&RangeVar>,
+    ) -> Result<StatementKind, AnalysisError> {
         if relation.is_some() {
             self.existing_relation(relation, Access::Maintain)?;
         }
-        Ok(StatementKind::Utility { name: name.to_owned() })
+        Ok(StatementKind::Utility {
+            name: name.to_owned(),
+        })
     }
 
     fn grant(&mut self, grant: &GrantStmt) -> Result<StatementKind, AnalysisError> {
@@ -60,13 +87,19 @@ impl<'c> Analyzer<'c> {
         if on_tables && grant.targtype == GrantTargetType::AclTargetObject as i32 {
             self.range_vars(&grant.objects, Access::Grant)?;
         }
-        Ok(if grant.is_grant { StatementKind::Grant { object } } else { StatementKind::Revoke { object } })
+        Ok(if grant.is_grant {
+            StatementKind::Grant { object }
+        } else {
+            StatementKind::Revoke { object }
+        })
     }
 
     fn range_vars(&mut self, nodes: &[Node], access: Access) -> Result<(), AnalysisError> {
         for node in nodes {
             let NodeEnum::RangeVar(range) = inner(node, "relation")? else {
-                return Err(AnalysisError::unsupported("a target that is not a relation name"));
+                return Err(AnalysisError::unsupported(
+                    "a target that is not a relation name",
+                ));
             };
             self.existing_relation(Some(range), access)?;
         }
@@ -74,7 +107,11 @@ impl<'c> Analyzer<'c> {
     }
 
     /// Resolves a relation that must exist and records `access` on it.
-    fn existing_relation(&mut self, range: Option<&RangeVar>, access: Access) -> Result<(), AnalysisError> {
+    fn existing_relation(
+        &mut self,
+        range: Option<&RangeVar>,
+        access: Access,
+    ) -> Result<(), AnalysisError> {
         let Some(range) = range else {
             return Ok(());
         };
@@ -85,7 +122,8 @@ impl<'c> Analyzer<'c> {
             crate::resolve::ResolvedRelation::Unlisted(_) => RelationKind::Unlisted,
         };
         let via_view = self.via_view().cloned();
-        self.facts.access(resolved.name(), kind, access, via_view.as_ref());
+        self.facts
+            .access(resolved.name(), kind, access, via_view.as_ref());
         Ok(())
     }
 
@@ -107,8 +145,12 @@ impl<'c> Analyzer<'c> {
                 .ok_or_else(|| AnalysisError::invalid("no schema has been selected to create in"))?
                 .to_owned(),
         };
-        let relation = RelationName { schema, name: name.to_owned() };
-        self.facts.access(&relation, RelationKind::Unlisted, Access::Ddl, None);
+        let relation = RelationName {
+            schema,
+            name: name.to_owned(),
+        };
+        self.facts
+            .access(&relation, RelationKind::Unlisted, Access::Ddl, None);
         Ok(())
     }
 
@@ -122,7 +164,7 @@ impl<'c> Analyzer<'c> {
         }
     }
 
-    /// CREATE/ALTER/DROP and the statements that act like them.
+    /// Analyzes CREATE, ALTER, DROP and the statements that act like them.
     fn ddl(&mut self, node: &NodeEnum) -> Result<Analyzed, AnalysisError> {
         use DdlAction::{Alter, Create, Drop};
         let (action, object) = match node {
@@ -161,32 +203,53 @@ impl<'c> Analyzer<'c> {
                 (Alter, object_kind(alter.object_type))
             }
             NodeEnum::CreateSchemaStmt(schema) if !schema.schema_elts.is_empty() => {
-                return Err(AnalysisError::unsupported("CREATE SCHEMA with schema elements"))
+                return Err(AnalysisError::unsupported(
+                    "CREATE SCHEMA with schema elements",
+                ))
             }
             other => ddl_without_relation(other)?,
         };
         Ok(Analyzed::new(StatementKind::Ddl { action, object }))
     }
 
-    fn create_table_as(&mut self, create: &pg_query::protobuf::CreateTableAsStmt) -> Result<Analyzed, AnalysisError> {
-        let into = create.into.as_deref().ok_or_else(|| AnalysisError::unsupported("CREATE TABLE AS without a target"))?;
+    fn create_table_as(
+        &mut self,
+        create: &pg_query::protobuf::CreateTableAsStmt,
+    ) -> Result<Analyzed, AnalysisError> {
+        let into = create
+            .into
+            .as_deref()
+            .ok_or_else(|| AnalysisError::unsupported("CREATE TABLE AS without a target"))?;
         self.ddl_range(into.rel.as_ref())?;
         self.defining_query(create.query.as_deref())?;
         let object = object_kind(create.objtype);
-        Ok(Analyzed::new(StatementKind::Ddl { action: DdlAction::Create, object }))
+        Ok(Analyzed::new(StatementKind::Ddl {
+            action: DdlAction::Create,
+            object,
+        }))
     }
 
-    /// SELECT INTO: CREATE TABLE AS under another spelling.
-    pub(super) fn select_into(&mut self, select: &pg_query::protobuf::SelectStmt) -> Result<Analyzed, AnalysisError> {
-        let into = select.into_clause.as_deref().ok_or_else(|| AnalysisError::unsupported("SELECT INTO without a target"))?;
+    /// Analyzes SELECT INTO, which is CREATE TABLE AS under another spelling.
+    pub(super) fn select_into(
+        &mut self,
+        select: &pg_query::protobuf::SelectStmt,
+    ) -> Result<Analyzed, AnalysisError> {
+        let into = select
+            .into_clause
+            .as_deref()
+            .ok_or_else(|| AnalysisError::unsupported("SELECT INTO without a target"))?;
         self.ddl_range(into.rel.as_ref())?;
         let mut without_into = select.clone();
         without_into.into_clause = None;
         let rows = self.select(&without_into, None, false)?;
         for row in &rows {
-            self.facts.record_one(&row.lineage, ColumnUsage::WriteSource);
+            self.facts
+                .record_one(&row.lineage, ColumnUsage::WriteSource);
         }
-        Ok(Analyzed::new(StatementKind::Ddl { action: DdlAction::Create, object: ObjectKind::Table }))
+        Ok(Analyzed::new(StatementKind::Ddl {
+            action: DdlAction::Create,
+            object: ObjectKind::Table,
+        }))
     }
 
     /// Analyzes the query of CREATE VIEW or CREATE TABLE AS. Its result is
@@ -194,7 +257,8 @@ impl<'c> Analyzer<'c> {
     fn defining_query(&mut self, query: Option<&Node>) -> Result<(), AnalysisError> {
         let inner = self.statement(inner_opt(query, "defining query")?)?;
         for row in &inner.rows {
-            self.facts.record_one(&row.lineage, ColumnUsage::WriteSource);
+            self.facts
+                .record_one(&row.lineage, ColumnUsage::WriteSource);
         }
         Ok(())
     }
@@ -213,120 +277,14 @@ impl<'c> Analyzer<'c> {
         }
         for object in objects {
             let NodeEnum::List(name) = inner(object, "DROP target")? else {
-                return Err(AnalysisError::unsupported("a DROP target that is not a name"));
+                return Err(AnalysisError::unsupported(
+                    "a DROP target that is not a name",
+                ));
             };
             let parts = string_list(&name.items)?;
             let (schema, name) = split_qualified(&parts)?;
             self.ddl_relation(schema, name)?;
         }
         Ok(())
-    }
-}
-
-/// DDL statements reported by kind only.
-fn ddl_without_relation(node: &NodeEnum) -> Result<(DdlAction, ObjectKind), AnalysisError> {
-    use DdlAction::{Alter, Create, Drop};
-    let other = |name: &str| ObjectKind::Other(name.to_owned());
-    let mapped = match node {
-        NodeEnum::CreateSchemaStmt(_) => (Create, ObjectKind::Schema),
-        NodeEnum::CreateSeqStmt(_) => (Create, ObjectKind::Sequence),
-        NodeEnum::AlterSeqStmt(_) => (Alter, ObjectKind::Sequence),
-        NodeEnum::CreateFunctionStmt(function) => {
-            (Create, if function.is_procedure { ObjectKind::Procedure } else { ObjectKind::Function })
-        }
-        NodeEnum::AlterFunctionStmt(function) => (Alter, object_kind(function.objtype)),
-        NodeEnum::CreateRoleStmt(_) => (Create, ObjectKind::Role),
-        NodeEnum::AlterRoleStmt(_) | NodeEnum::AlterRoleSetStmt(_) => (Alter, ObjectKind::Role),
-        NodeEnum::DropRoleStmt(_) => (Drop, ObjectKind::Role),
-        NodeEnum::CreatedbStmt(_) => (Create, ObjectKind::Database),
-        NodeEnum::AlterDatabaseStmt(_) | NodeEnum::AlterDatabaseSetStmt(_) | NodeEnum::AlterDatabaseRefreshCollStmt(_) => {
-            (Alter, ObjectKind::Database)
-        }
-        NodeEnum::DropdbStmt(_) => (Drop, ObjectKind::Database),
-        NodeEnum::AlterExtensionStmt(_) | NodeEnum::AlterExtensionContentsStmt(_) => (Alter, ObjectKind::Extension),
-        NodeEnum::AlterObjectDependsStmt(_) => (Alter, ObjectKind::Extension),
-        NodeEnum::CreateTrigStmt(_) | NodeEnum::CreateEventTrigStmt(_) => (Create, ObjectKind::Trigger),
-        NodeEnum::AlterEventTrigStmt(_) => (Alter, ObjectKind::Trigger),
-        NodeEnum::CreatePolicyStmt(_) => (Create, ObjectKind::Policy),
-        NodeEnum::AlterPolicyStmt(_) => (Alter, ObjectKind::Policy),
-        NodeEnum::RuleStmt(_) => (Create, ObjectKind::Rule),
-        NodeEnum::DefineStmt(define) => (Create, object_kind(define.kind)),
-        NodeEnum::CompositeTypeStmt(_) | NodeEnum::CreateEnumStmt(_) | NodeEnum::CreateRangeStmt(_) => (Create, ObjectKind::Type),
-        NodeEnum::AlterEnumStmt(_) | NodeEnum::AlterTypeStmt(_) => (Alter, ObjectKind::Type),
-        NodeEnum::CreateDomainStmt(_) => (Create, ObjectKind::Domain),
-        NodeEnum::AlterDomainStmt(_) => (Alter, ObjectKind::Domain),
-        NodeEnum::CommentStmt(comment) => (Alter, object_kind(comment.objtype)),
-        NodeEnum::SecLabelStmt(label) => (Alter, object_kind(label.objtype)),
-        NodeEnum::CreateFdwStmt(_) | NodeEnum::CreateForeignServerStmt(_) | NodeEnum::CreateUserMappingStmt(_) => {
-            (Create, ObjectKind::ForeignServer)
-        }
-        NodeEnum::AlterFdwStmt(_) | NodeEnum::AlterForeignServerStmt(_) | NodeEnum::AlterUserMappingStmt(_) => {
-            (Alter, ObjectKind::ForeignServer)
-        }
-        NodeEnum::DropUserMappingStmt(_) => (Drop, ObjectKind::ForeignServer),
-        NodeEnum::CreateForeignTableStmt(_) | NodeEnum::ImportForeignSchemaStmt(_) => (Create, ObjectKind::ForeignTable),
-        NodeEnum::CreateTableSpaceStmt(_) => (Create, ObjectKind::Tablespace),
-        NodeEnum::AlterTableSpaceOptionsStmt(_) | NodeEnum::AlterTableMoveAllStmt(_) => (Alter, ObjectKind::Tablespace),
-        NodeEnum::DropTableSpaceStmt(_) => (Drop, ObjectKind::Tablespace),
-        NodeEnum::CreatePublicationStmt(_) | NodeEnum::CreateSubscriptionStmt(_) => (Create, ObjectKind::Replication),
-        NodeEnum::AlterPublicationStmt(_) | NodeEnum::AlterSubscriptionStmt(_) => (Alter, ObjectKind::Replication),
-        NodeEnum::DropSubscriptionStmt(_) => (Drop, ObjectKind::Replication),
-        NodeEnum::CreatePlangStmt(_) => (Create, ObjectKind::Language),
-        NodeEnum::CreateAmStmt(_) => (Create, other("access_method")),
-        NodeEnum::CreateOpClassStmt(_) => (Create, other("opclass")),
-        NodeEnum::CreateOpFamilyStmt(_) => (Create, other("opfamily")),
-        NodeEnum::AlterOpFamilyStmt(_) => (Alter, other("opfamily")),
-        NodeEnum::AlterOperatorStmt(_) => (Alter, other("operator")),
-        NodeEnum::CreateConversionStmt(_) => (Create, other("conversion")),
-        NodeEnum::CreateCastStmt(_) => (Create, other("cast")),
-        NodeEnum::CreateTransformStmt(_) => (Create, other("transform")),
-        NodeEnum::CreateStatsStmt(_) => (Create, other("statistic_ext")),
-        NodeEnum::AlterStatsStmt(_) => (Alter, other("statistic_ext")),
-        NodeEnum::AlterCollationStmt(_) => (Alter, other("collation")),
-        NodeEnum::AlterTsdictionaryStmt(_) => (Alter, other("tsdictionary")),
-        NodeEnum::AlterTsconfigurationStmt(_) => (Alter, other("tsconfiguration")),
-        NodeEnum::DropOwnedStmt(_) => (Drop, ObjectKind::OwnedObjects),
-        NodeEnum::ReassignOwnedStmt(_) => (Alter, ObjectKind::OwnedObjects),
-        other => return Err(unsupported(other)),
-    };
-    Ok(mapped)
-}
-
-/// Maps PostgreSQL's `ObjectType` to [`ObjectKind`].
-fn object_kind(object_type: i32) -> ObjectKind {
-    let Ok(object_type) = ObjectType::try_from(object_type) else {
-        return ObjectKind::Other("unknown".into());
-    };
-    match object_type {
-        ObjectType::ObjectTable => ObjectKind::Table,
-        ObjectType::ObjectView => ObjectKind::View,
-        ObjectType::ObjectMatview => ObjectKind::MaterializedView,
-        ObjectType::ObjectForeignTable => ObjectKind::ForeignTable,
-        ObjectType::ObjectIndex => ObjectKind::Index,
-        ObjectType::ObjectSequence => ObjectKind::Sequence,
-        ObjectType::ObjectColumn => ObjectKind::Column,
-        ObjectType::ObjectSchema => ObjectKind::Schema,
-        ObjectType::ObjectDatabase => ObjectKind::Database,
-        ObjectType::ObjectRole => ObjectKind::Role,
-        ObjectType::ObjectFunction | ObjectType::ObjectAggregate | ObjectType::ObjectRoutine => ObjectKind::Function,
-        ObjectType::ObjectProcedure => ObjectKind::Procedure,
-        ObjectType::ObjectTrigger | ObjectType::ObjectEventTrigger => ObjectKind::Trigger,
-        ObjectType::ObjectRule => ObjectKind::Rule,
-        ObjectType::ObjectPolicy => ObjectKind::Policy,
-        ObjectType::ObjectType => ObjectKind::Type,
-        ObjectType::ObjectDomain => ObjectKind::Domain,
-        ObjectType::ObjectExtension => ObjectKind::Extension,
-        ObjectType::ObjectLanguage => ObjectKind::Language,
-        ObjectType::ObjectFdw | ObjectType::ObjectForeignServer | ObjectType::ObjectUserMapping => ObjectKind::ForeignServer,
-        ObjectType::ObjectTablespace => ObjectKind::Tablespace,
-        ObjectType::ObjectPublication
-        | ObjectType::ObjectPublicationNamespace
-        | ObjectType::ObjectPublicationRel
-        | ObjectType::ObjectSubscription => ObjectKind::Replication,
-        ObjectType::ObjectDefacl => ObjectKind::DefaultPrivileges,
-        other => {
-            let name = other.as_str_name().trim_start_matches("OBJECT_").to_ascii_lowercase();
-            ObjectKind::Other(name)
-        }
     }
 }

@@ -2,8 +2,7 @@
 
 use pg_query::protobuf::node::Node as NodeEnum;
 use pg_query::protobuf::{
-    CmdType, DeleteStmt, InsertStmt, MergeStmt, MergeWhenClause, Node, OnConflictAction, OnConflictClause,
-    RangeVar, ReturningClause, ReturningOptionKind, UpdateStmt,
+    CmdType, DeleteStmt, InsertStmt, MergeStmt, MergeWhenClause, Node, RangeVar, UpdateStmt,
 };
 
 use crate::error::AnalysisError;
@@ -14,7 +13,11 @@ use crate::walk::{inner, unsupported, Analyzer, Lineage, OutCol};
 
 impl<'c> Analyzer<'c> {
     /// Returns the RETURNING rows (empty without RETURNING).
-    pub fn insert(&mut self, insert: &InsertStmt, parent: Option<&Scope<'_, 'c>>) -> Result<Vec<OutCol>, AnalysisError> {
+    pub fn insert(
+        &mut self,
+        insert: &InsertStmt,
+        parent: Option<&Scope<'_, 'c>>,
+    ) -> Result<Vec<OutCol>, AnalysisError> {
         let mut scope = Scope::new(parent, false);
         if let Some(with) = &insert.with_clause {
             self.with_clause(with, &mut scope)?;
@@ -36,7 +39,11 @@ impl<'c> Analyzer<'c> {
         self.returning(insert.returning_clause.as_ref(), &mut scope)
     }
 
-    pub fn update(&mut self, update: &UpdateStmt, parent: Option<&Scope<'_, 'c>>) -> Result<Vec<OutCol>, AnalysisError> {
+    pub fn update(
+        &mut self,
+        update: &UpdateStmt,
+        parent: Option<&Scope<'_, 'c>>,
+    ) -> Result<Vec<OutCol>, AnalysisError> {
         let mut scope = Scope::new(parent, false);
         if let Some(with) = &update.with_clause {
             self.with_clause(with, &mut scope)?;
@@ -46,13 +53,20 @@ impl<'c> Analyzer<'c> {
         for item in &update.from_clause {
             self.add_from_item(item, &mut scope)?;
         }
-        let target = scope.items.first().ok_or_else(|| AnalysisError::unsupported("UPDATE without a target table"))?;
+        let target = scope
+            .items
+            .first()
+            .ok_or_else(|| AnalysisError::unsupported("UPDATE without a target table"))?;
         self.set_clause(&update.target_list, &scope, target)?;
         self.clause(update.where_clause.as_deref(), &scope, ColumnUsage::Filter)?;
         self.returning(update.returning_clause.as_ref(), &mut scope)
     }
 
-    pub fn delete(&mut self, delete: &DeleteStmt, parent: Option<&Scope<'_, 'c>>) -> Result<Vec<OutCol>, AnalysisError> {
+    pub fn delete(
+        &mut self,
+        delete: &DeleteStmt,
+        parent: Option<&Scope<'_, 'c>>,
+    ) -> Result<Vec<OutCol>, AnalysisError> {
         let mut scope = Scope::new(parent, false);
         if let Some(with) = &delete.with_clause {
             self.with_clause(with, &mut scope)?;
@@ -66,7 +80,11 @@ impl<'c> Analyzer<'c> {
         self.returning(delete.returning_clause.as_ref(), &mut scope)
     }
 
-    pub fn merge(&mut self, merge: &MergeStmt, parent: Option<&Scope<'_, 'c>>) -> Result<Vec<OutCol>, AnalysisError> {
+    pub fn merge(
+        &mut self,
+        merge: &MergeStmt,
+        parent: Option<&Scope<'_, 'c>>,
+    ) -> Result<Vec<OutCol>, AnalysisError> {
         let mut scope = Scope::new(parent, false);
         if let Some(with) = &merge.with_clause {
             self.with_clause(with, &mut scope)?;
@@ -75,14 +93,25 @@ impl<'c> Analyzer<'c> {
         let target = self.target_item(merge.relation.as_ref(), Access::Read, "MERGE")?;
         if let Some((relation, kind)) = &target.relation {
             let via_view = self.via_view().cloned();
-            for access in clauses.iter().filter_map(|clause| merge_access(clause.command_type)) {
-                self.facts.access(relation, *kind, access, via_view.as_ref());
+            for access in clauses
+                .iter()
+                .filter_map(|clause| merge_access(clause.command_type))
+            {
+                self.facts
+                    .access(relation, *kind, access, via_view.as_ref());
             }
         }
         scope.items.push(target);
-        let source = merge.source_relation.as_deref().ok_or_else(|| AnalysisError::unsupported("MERGE without USING"))?;
+        let source = merge
+            .source_relation
+            .as_deref()
+            .ok_or_else(|| AnalysisError::unsupported("MERGE without USING"))?;
         self.add_from_item(source, &mut scope)?;
-        self.clause(merge.join_condition.as_deref(), &scope, ColumnUsage::JoinCondition)?;
+        self.clause(
+            merge.join_condition.as_deref(),
+            &scope,
+            ColumnUsage::JoinCondition,
+        )?;
 
         for clause in clauses {
             self.clause(clause.condition.as_deref(), &scope, ColumnUsage::Filter)?;
@@ -91,10 +120,17 @@ impl<'c> Analyzer<'c> {
         self.returning(merge.returning_clause.as_ref(), &mut scope)
     }
 
-    fn merge_action(&mut self, clause: &MergeWhenClause, scope: &Scope<'_, 'c>) -> Result<(), AnalysisError> {
+    fn merge_action(
+        &mut self,
+        clause: &MergeWhenClause,
+        scope: &Scope<'_, 'c>,
+    ) -> Result<(), AnalysisError> {
         match CmdType::try_from(clause.command_type).unwrap_or(CmdType::Undefined) {
             CmdType::CmdUpdate => {
-                let target = scope.items.first().ok_or_else(|| AnalysisError::unsupported("MERGE without a target"))?;
+                let target = scope
+                    .items
+                    .first()
+                    .ok_or_else(|| AnalysisError::unsupported("MERGE without a target"))?;
                 self.set_clause(&clause.target_list, scope, target)
             }
             CmdType::CmdInsert => {
@@ -103,23 +139,43 @@ impl<'c> Analyzer<'c> {
                 for value in &clause.values {
                     sources.push(self.expr(value, scope)?);
                 }
-                let target = scope.items.first().ok_or_else(|| AnalysisError::unsupported("MERGE without a target"))?;
-                self.write_columns(target, &names, &sources, false).map(|_| ())
+                let target = scope
+                    .items
+                    .first()
+                    .ok_or_else(|| AnalysisError::unsupported("MERGE without a target"))?;
+                self.write_columns(target, &names, &sources, false)
+                    .map(|_| ())
             }
             CmdType::CmdDelete | CmdType::CmdNothing => Ok(()),
-            other => Err(AnalysisError::unsupported(format!("MERGE action {}", other.as_str_name()))),
+            other => Err(AnalysisError::unsupported(format!(
+                "MERGE action {}",
+                other.as_str_name()
+            ))),
         }
     }
 
     /// Resolves the table that a DML statement writes. Views are rejected because
     /// writes through updatable views, rules and INSTEAD OF triggers are not analyzed.
-    fn target_item(&mut self, range: Option<&RangeVar>, access: Access, verb: &str) -> Result<Item<'c>, AnalysisError> {
-        let range = range.ok_or_else(|| AnalysisError::unsupported(format!("{verb} without a target table")))?;
+    fn target_item(
+        &mut self,
+        range: Option<&RangeVar>,
+        access: Access,
+        verb: &str,
+    ) -> Result<Item<'c>, AnalysisError> {
+        let range = range
+            .ok_or_else(|| AnalysisError::unsupported(format!("{verb} without a target table")))?;
         let schema = (!range.schemaname.is_empty()).then_some(range.schemaname.as_str());
-        let resolved = crate::resolve::resolve_relation(self.catalog, &self.search_path, schema, &range.relname)?;
+        let resolved = crate::resolve::resolve_relation(
+            self.catalog,
+            &self.search_path,
+            schema,
+            &range.relname,
+        )?;
         if let crate::resolve::ResolvedRelation::Listed(_, def) = &resolved {
             if def.kind == RelationKind::View {
-                return Err(AnalysisError::unsupported(format!("{verb} on a view; write to its base table instead")));
+                return Err(AnalysisError::unsupported(format!(
+                    "{verb} on a view; write to its base table instead"
+                )));
             }
         }
         self.range_var_item(range, &Scope::new(None, false), access)
@@ -135,26 +191,42 @@ impl<'c> Analyzer<'c> {
         any_star: bool,
     ) -> Result<Vec<(String, Lineage)>, AnalysisError> {
         let columns: Vec<&ItemColumn<'c>> = if names.is_empty() {
-            let count = if any_star { target.columns.len() } else { sources.len() };
-            if count > target.columns.len() && !target.columns.iter().any(|column| is_unlisted(&column)) {
-                return Err(AnalysisError::invalid("INSERT has more expressions than target columns"));
+            let count = if any_star {
+                target.columns.len()
+            } else {
+                sources.len()
+            };
+            if count > target.columns.len()
+                && !target.columns.iter().any(|column| is_unlisted(&column))
+            {
+                return Err(AnalysisError::invalid(
+                    "INSERT has more expressions than target columns",
+                ));
             }
             target.columns.iter().take(count).collect()
         } else {
-            names.iter().map(|name| target_column(target, name)).collect::<Result<_, _>>()?
+            names
+                .iter()
+                .map(|name| target_column(target, name))
+                .collect::<Result<_, _>>()?
         };
         if !any_star && !names.is_empty() && !sources.is_empty() {
             if names.len() > sources.len() {
-                return Err(AnalysisError::invalid("INSERT has more target columns than expressions"));
+                return Err(AnalysisError::invalid(
+                    "INSERT has more target columns than expressions",
+                ));
             }
             if names.len() < sources.len() {
-                return Err(AnalysisError::invalid("INSERT has more expressions than target columns"));
+                return Err(AnalysisError::invalid(
+                    "INSERT has more expressions than target columns",
+                ));
             }
         }
 
         let mut written = Vec::with_capacity(columns.len());
         for (index, column) in columns.iter().enumerate() {
-            self.facts.record_one(&column.lineage(), ColumnUsage::WriteTarget);
+            self.facts
+                .record_one(&column.lineage(), ColumnUsage::WriteTarget);
             let source = match (any_star, sources.get(index)) {
                 (false, Some(source)) => source.clone(),
                 _ => merged(sources),
@@ -167,12 +239,20 @@ impl<'c> Analyzer<'c> {
         Ok(written)
     }
 
-    /// `SET col = value, (a, b) = (...)` of UPDATE, ON CONFLICT DO UPDATE or MERGE.
-    fn set_clause(&mut self, targets: &[Node], scope: &Scope<'_, 'c>, target: &Item<'c>) -> Result<(), AnalysisError> {
+    /// Records the SET list (`col = value`, `(a, b) = (...)`) of UPDATE, ON
+    /// CONFLICT DO UPDATE or MERGE.
+    pub(super) fn set_clause(
+        &mut self,
+        targets: &[Node],
+        scope: &Scope<'_, 'c>,
+        target: &Item<'c>,
+    ) -> Result<(), AnalysisError> {
         let mut multi: Vec<Lineage> = Vec::new();
         for node in targets {
             let NodeEnum::ResTarget(assignment) = inner(node, "SET item")? else {
-                return Err(AnalysisError::unsupported("a SET item that is not an assignment"));
+                return Err(AnalysisError::unsupported(
+                    "a SET item that is not an assignment",
+                ));
             };
             let column = target_column(target, &assignment.name)?.lineage();
             self.facts.record_one(&column, ColumnUsage::WriteTarget);
@@ -189,9 +269,14 @@ impl<'c> Analyzer<'c> {
                     if multi_ref.colno == 1 {
                         multi = self.multi_source(multi_ref.source.as_deref(), scope)?;
                     }
-                    let index = multi_ref.colno.checked_sub(1).and_then(|index| usize::try_from(index).ok());
+                    let index = multi_ref
+                        .colno
+                        .checked_sub(1)
+                        .and_then(|index| usize::try_from(index).ok());
                     let index = index.unwrap_or(usize::MAX);
-                    multi.get(index).cloned().ok_or_else(|| AnalysisError::invalid("number of columns does not match number of values"))?
+                    multi.get(index).cloned().ok_or_else(|| {
+                        AnalysisError::invalid("number of columns does not match number of values")
+                    })?
                 }
                 other => self.expr_node(other, scope)?,
             };
@@ -201,87 +286,23 @@ impl<'c> Analyzer<'c> {
     }
 
     /// Returns the value lineages of `(a, b) = ROW(...)` or `(a, b) = (SELECT ...)`.
-    fn multi_source(&mut self, source: Option<&Node>, scope: &Scope<'_, 'c>) -> Result<Vec<Lineage>, AnalysisError> {
+    fn multi_source(
+        &mut self,
+        source: Option<&Node>,
+        scope: &Scope<'_, 'c>,
+    ) -> Result<Vec<Lineage>, AnalysisError> {
         match crate::walk::inner_opt(source, "multiple-column assignment")? {
             NodeEnum::RowExpr(row) => row.args.iter().map(|arg| self.expr(arg, scope)).collect(),
             NodeEnum::SubLink(link) => {
-                let query = link.subselect.as_deref().ok_or_else(|| AnalysisError::unsupported("an empty subquery"))?;
+                let query = link
+                    .subselect
+                    .as_deref()
+                    .ok_or_else(|| AnalysisError::unsupported("an empty subquery"))?;
                 let rows = self.query(query, Some(scope), false)?;
                 Ok(rows.into_iter().map(|row| row.lineage).collect())
             }
             other => Err(unsupported(other)),
         }
-    }
-
-    fn on_conflict(
-        &mut self,
-        conflict: &OnConflictClause,
-        scope: &Scope<'_, 'c>,
-        written: &[(String, Lineage)],
-    ) -> Result<(), AnalysisError> {
-        let target = scope.items.last().ok_or_else(|| AnalysisError::unsupported("ON CONFLICT without a target"))?;
-        let excluded_columns = target.columns.iter().map(|column| {
-            let value = written.iter().find(|(name, _)| *name == column.name).map(|(_, lineage)| lineage.clone());
-            ItemColumn { name: column.name.clone(), origin: Origin::Derived(value.unwrap_or_else(Lineage::constant)) }
-        });
-        let mut conflict_scope = Scope::new(Some(scope), false);
-        conflict_scope.items.push(Item {
-            refname: Some("excluded".into()),
-            rel_visible: true,
-            columns: excluded_columns.collect(),
-            ..Item::default()
-        });
-
-        if let Some(infer) = conflict.infer.as_deref() {
-            for element in &infer.index_elems {
-                let NodeEnum::IndexElem(element) = inner(element, "ON CONFLICT column")? else {
-                    return Err(AnalysisError::unsupported("an ON CONFLICT target that is not a column"));
-                };
-                let lineage = match element.expr.as_deref() {
-                    Some(expr) => self.expr(expr, &conflict_scope)?,
-                    None => conflict_scope.resolve_name(&element.name, &mut self.facts)?,
-                };
-                self.facts.record_one(&lineage, ColumnUsage::Filter);
-            }
-            self.clause(infer.where_clause.as_deref(), &conflict_scope, ColumnUsage::Filter)?;
-        }
-        if conflict.action == OnConflictAction::OnconflictUpdate as i32 {
-            if let Some((relation, kind)) = &target.relation {
-                let via_view = self.via_view().cloned();
-                self.facts.access(relation, *kind, Access::Update, via_view.as_ref());
-            }
-            self.set_clause(&conflict.target_list, &conflict_scope, target)?;
-            self.clause(conflict.where_clause.as_deref(), &conflict_scope, ColumnUsage::Filter)?;
-        }
-        Ok(())
-    }
-
-    /// RETURNING: the rows a DML statement sends back, seen through the target,
-    /// the other FROM items, and the `old`/`new` aliases of the target (PostgreSQL 18).
-    fn returning(&mut self, clause: Option<&ReturningClause>, scope: &mut Scope<'_, 'c>) -> Result<Vec<OutCol>, AnalysisError> {
-        let Some(clause) = clause.filter(|clause| !clause.exprs.is_empty()) else {
-            return Ok(Vec::new());
-        };
-        let Some(target) = scope.items.first().cloned() else {
-            return Err(AnalysisError::unsupported("RETURNING without a target table"));
-        };
-        let mut old_name = "old".to_owned();
-        let mut new_name = "new".to_owned();
-        for option in &clause.options {
-            let NodeEnum::ReturningOption(option) = inner(option, "RETURNING option")? else {
-                return Err(AnalysisError::unsupported("a RETURNING option that is not OLD or NEW"));
-            };
-            match ReturningOptionKind::try_from(option.option).unwrap_or(ReturningOptionKind::Undefined) {
-                ReturningOptionKind::ReturningOptionOld => old_name.clone_from(&option.value),
-                ReturningOptionKind::ReturningOptionNew => new_name.clone_from(&option.value),
-                ReturningOptionKind::Undefined => return Err(AnalysisError::unsupported("an unknown RETURNING option")),
-            }
-        }
-        for name in [old_name, new_name] {
-            let alias = Item { refname: Some(name), schema: None, cols_visible: false, relation: None, ..target.clone() };
-            scope.items.push(alias);
-        }
-        self.target_list(&clause.exprs, scope)
     }
 }
 
@@ -304,15 +325,23 @@ fn merge_access(command: i32) -> Option<Access> {
     }
 }
 
-fn target_column<'a, 'c>(target: &'a Item<'c>, name: &str) -> Result<&'a ItemColumn<'c>, AnalysisError> {
-    let found = target.columns.iter().find(|column| column.name == name && !is_unlisted(column));
+fn target_column<'a, 'c>(
+    target: &'a Item<'c>,
+    name: &str,
+) -> Result<&'a ItemColumn<'c>, AnalysisError> {
+    let found = target
+        .columns
+        .iter()
+        .find(|column| column.name == name && !is_unlisted(column));
     match found {
         Some(column) => Ok(column),
         None => match target.columns.iter().find(|column| is_unlisted(column)) {
             Some(unlisted) => Ok(unlisted),
             None => {
                 let table = target.refname.as_deref().unwrap_or("the target table");
-                Err(AnalysisError::UnknownColumn { name: format!("{table}.{name}") })
+                Err(AnalysisError::UnknownColumn {
+                    name: format!("{table}.{name}"),
+                })
             }
         },
     }

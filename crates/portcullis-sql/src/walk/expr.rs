@@ -18,7 +18,11 @@ impl<'c> Analyzer<'c> {
         self.expr_node(node, scope)
     }
 
-    pub fn expr_opt(&mut self, node: Option<&Node>, scope: &Scope<'_, 'c>) -> Result<Lineage, AnalysisError> {
+    pub fn expr_opt(
+        &mut self,
+        node: Option<&Node>,
+        scope: &Scope<'_, 'c>,
+    ) -> Result<Lineage, AnalysisError> {
         match node {
             Some(node) => self.expr(node, scope),
             None => Ok(Lineage::constant()),
@@ -26,7 +30,11 @@ impl<'c> Analyzer<'c> {
     }
 
     /// Returns the merged, computed lineage of several expressions.
-    pub fn exprs(&mut self, nodes: &[Node], scope: &Scope<'_, 'c>) -> Result<Lineage, AnalysisError> {
+    pub fn exprs(
+        &mut self,
+        nodes: &[Node],
+        scope: &Scope<'_, 'c>,
+    ) -> Result<Lineage, AnalysisError> {
         let mut lineage = Lineage::constant();
         for node in nodes {
             lineage.merge(&self.expr(node, scope)?);
@@ -35,13 +43,22 @@ impl<'c> Analyzer<'c> {
     }
 
     /// An expression whose value is passed to a function or operator.
-    pub fn argument(&mut self, node: &Node, scope: &Scope<'_, 'c>) -> Result<Lineage, AnalysisError> {
+    pub fn argument(
+        &mut self,
+        node: &Node,
+        scope: &Scope<'_, 'c>,
+    ) -> Result<Lineage, AnalysisError> {
         let lineage = self.expr(node, scope)?;
-        self.facts.record_one(&lineage, ColumnUsage::FunctionArgument);
+        self.facts
+            .record_one(&lineage, ColumnUsage::FunctionArgument);
         Ok(lineage.into_computed())
     }
 
-    pub(super) fn arguments(&mut self, nodes: &[Node], scope: &Scope<'_, 'c>) -> Result<Lineage, AnalysisError> {
+    pub(super) fn arguments(
+        &mut self,
+        nodes: &[Node],
+        scope: &Scope<'_, 'c>,
+    ) -> Result<Lineage, AnalysisError> {
         let mut lineage = Lineage::constant();
         for node in nodes {
             lineage.merge(&self.argument(node, scope)?);
@@ -50,13 +67,22 @@ impl<'c> Analyzer<'c> {
     }
 
     /// Records `usage` on an expression (a WHERE, HAVING, ON... clause).
-    pub fn clause(&mut self, node: Option<&Node>, scope: &Scope<'_, 'c>, usage: ColumnUsage) -> Result<(), AnalysisError> {
+    pub fn clause(
+        &mut self,
+        node: Option<&Node>,
+        scope: &Scope<'_, 'c>,
+        usage: ColumnUsage,
+    ) -> Result<(), AnalysisError> {
         let lineage = self.expr_opt(node, scope)?;
         self.facts.record_one(&lineage, usage);
         Ok(())
     }
 
-    pub fn expr_node(&mut self, node: &NodeEnum, scope: &Scope<'_, 'c>) -> Result<Lineage, AnalysisError> {
+    pub fn expr_node(
+        &mut self,
+        node: &NodeEnum,
+        scope: &Scope<'_, 'c>,
+    ) -> Result<Lineage, AnalysisError> {
         match node {
             NodeEnum::ColumnRef(column) => self.column_ref(column, scope),
             NodeEnum::AConst(_)
@@ -64,7 +90,9 @@ impl<'c> Analyzer<'c> {
             | NodeEnum::SqlvalueFunction(_)
             | NodeEnum::SetToDefault(_)
             | NodeEnum::CurrentOfExpr(_) => Ok(Lineage::constant()),
-            NodeEnum::TypeCast(cast) => Ok(self.expr_opt(cast.arg.as_deref(), scope)?.into_computed()),
+            NodeEnum::TypeCast(cast) => {
+                Ok(self.expr_opt(cast.arg.as_deref(), scope)?.into_computed())
+            }
             // COLLATE changes how values compare, not the value itself.
             NodeEnum::CollateClause(collate) => self.expr_opt(collate.arg.as_deref(), scope),
             NodeEnum::AExpr(op) => {
@@ -90,8 +118,12 @@ impl<'c> Analyzer<'c> {
             }
             NodeEnum::CoalesceExpr(coalesce) => self.exprs(&coalesce.args, scope),
             NodeEnum::MinMaxExpr(min_max) => self.arguments(&min_max.args, scope),
-            NodeEnum::NullTest(test) => Ok(self.expr_opt(test.arg.as_deref(), scope)?.into_computed()),
-            NodeEnum::BooleanTest(test) => Ok(self.expr_opt(test.arg.as_deref(), scope)?.into_computed()),
+            NodeEnum::NullTest(test) => {
+                Ok(self.expr_opt(test.arg.as_deref(), scope)?.into_computed())
+            }
+            NodeEnum::BooleanTest(test) => {
+                Ok(self.expr_opt(test.arg.as_deref(), scope)?.into_computed())
+            }
             NodeEnum::RowExpr(row) => self.exprs(&row.args, scope),
             NodeEnum::AArrayExpr(array) => self.exprs(&array.elements, scope),
             NodeEnum::AIndirection(indirection) => self.indirection(indirection, scope),
@@ -112,14 +144,22 @@ impl<'c> Analyzer<'c> {
         }
     }
 
-    pub(super) fn argument_opt(&mut self, node: Option<&Node>, scope: &Scope<'_, 'c>) -> Result<Lineage, AnalysisError> {
+    pub(super) fn argument_opt(
+        &mut self,
+        node: Option<&Node>,
+        scope: &Scope<'_, 'c>,
+    ) -> Result<Lineage, AnalysisError> {
         match node {
             Some(node) => self.argument(node, scope),
             None => Ok(Lineage::constant()),
         }
     }
 
-    fn column_ref(&mut self, column: &ColumnRef, scope: &Scope<'_, 'c>) -> Result<Lineage, AnalysisError> {
+    fn column_ref(
+        &mut self,
+        column: &ColumnRef,
+        scope: &Scope<'_, 'c>,
+    ) -> Result<Lineage, AnalysisError> {
         let (names, star) = column_ref_names(column)?;
         if star {
             return self.whole_row(&names, scope);
@@ -130,12 +170,19 @@ impl<'c> Analyzer<'c> {
             [schema, relation, name] | [_, schema, relation, name] => {
                 scope.resolve_qualified(Some(schema), relation, name, &mut self.facts)
             }
-            _ => Err(AnalysisError::invalid(format!("improper column reference: {}", names.join(".")))),
+            _ => Err(AnalysisError::invalid(format!(
+                "improper column reference: {}",
+                names.join(".")
+            ))),
         }
     }
 
     /// `t.*` or `*` used as a value (e.g. `row_to_json(t.*)`): every column.
-    fn whole_row(&mut self, names: &[&str], scope: &Scope<'_, 'c>) -> Result<Lineage, AnalysisError> {
+    fn whole_row(
+        &mut self,
+        names: &[&str],
+        scope: &Scope<'_, 'c>,
+    ) -> Result<Lineage, AnalysisError> {
         let (schema, relation) = match names {
             [] => {
                 let mut lineage = Lineage::constant();
@@ -146,11 +193,18 @@ impl<'c> Analyzer<'c> {
             }
             [relation] => (None, *relation),
             [schema, relation] | [_, schema, relation] => (Some(*schema), *relation),
-            _ => return Err(AnalysisError::invalid(format!("improper qualified name: {}.*", names.join(".")))),
+            _ => {
+                return Err(AnalysisError::invalid(format!(
+                    "improper qualified name: {}.*",
+                    names.join(".")
+                )))
+            }
         };
         match scope.find_item(schema, relation)? {
             Some(item) => Ok(item.whole_row()),
-            None => Err(AnalysisError::UnknownColumn { name: format!("{}.*", names.join(".")) }),
+            None => Err(AnalysisError::UnknownColumn {
+                name: format!("{}.*", names.join(".")),
+            }),
         }
     }
 
@@ -164,14 +218,22 @@ impl<'c> Analyzer<'c> {
             match inner(step, "indirection")? {
                 NodeEnum::String(_) => {}
                 NodeEnum::AIndices(_) => lineage.merge(&self.expr(step, scope)?),
-                NodeEnum::AStar(_) => return Err(AnalysisError::unsupported("(expression).* outside a select list")),
+                NodeEnum::AStar(_) => {
+                    return Err(AnalysisError::unsupported(
+                        "(expression).* outside a select list",
+                    ))
+                }
                 other => return Err(unsupported(other)),
             }
         }
         Ok(lineage.into_computed())
     }
 
-    fn func_call(&mut self, call: &FuncCall, scope: &Scope<'_, 'c>) -> Result<Lineage, AnalysisError> {
+    fn func_call(
+        &mut self,
+        call: &FuncCall,
+        scope: &Scope<'_, 'c>,
+    ) -> Result<Lineage, AnalysisError> {
         let names = string_list(&call.funcname)?;
         let (schema, name) = split_qualified(&names)?;
         self.facts.function(schema, name);
@@ -186,7 +248,12 @@ impl<'c> Analyzer<'c> {
     }
 
     /// Records `usage` on each ORDER BY item of an aggregate or window.
-    pub fn sort_items(&mut self, items: &[Node], scope: &Scope<'_, 'c>, usage: ColumnUsage) -> Result<(), AnalysisError> {
+    pub fn sort_items(
+        &mut self,
+        items: &[Node],
+        scope: &Scope<'_, 'c>,
+        usage: ColumnUsage,
+    ) -> Result<(), AnalysisError> {
         for item in items {
             let sort = sort_by(item)?;
             self.clause(sort.node.as_deref(), scope, usage)?;
@@ -194,7 +261,11 @@ impl<'c> Analyzer<'c> {
         Ok(())
     }
 
-    pub fn window_def(&mut self, window: &WindowDef, scope: &Scope<'_, 'c>) -> Result<(), AnalysisError> {
+    pub fn window_def(
+        &mut self,
+        window: &WindowDef,
+        scope: &Scope<'_, 'c>,
+    ) -> Result<(), AnalysisError> {
         for item in &window.partition_clause {
             self.clause(Some(item), scope, ColumnUsage::Window)?;
         }
@@ -213,7 +284,9 @@ impl<'c> Analyzer<'c> {
             SubLinkType::ExistsSublink => Ok(Lineage::constant()),
             SubLinkType::ExprSublink | SubLinkType::ArraySublink => {
                 let [row] = rows.as_slice() else {
-                    return Err(AnalysisError::invalid("subquery must return only one column"));
+                    return Err(AnalysisError::invalid(
+                        "subquery must return only one column",
+                    ));
                 };
                 let mut lineage = row.lineage.clone();
                 lineage.unlisted |= row.star.is_some();
@@ -223,13 +296,17 @@ impl<'c> Analyzer<'c> {
             SubLinkType::AnySublink | SubLinkType::AllSublink | SubLinkType::RowcompareSublink => {
                 let mut lineage = self.argument_opt(link.testexpr.as_deref(), scope)?;
                 for row in &rows {
-                    self.facts.record_one(&row.lineage, ColumnUsage::FunctionArgument);
+                    self.facts
+                        .record_one(&row.lineage, ColumnUsage::FunctionArgument);
                     lineage.merge(&row.lineage);
                     lineage.unlisted |= row.star.is_some();
                 }
                 Ok(lineage.into_computed())
             }
-            _ => Err(AnalysisError::unsupported(format!("a {} subquery in this position", kind.as_str_name()))),
+            _ => Err(AnalysisError::unsupported(format!(
+                "a {} subquery in this position",
+                kind.as_str_name()
+            ))),
         }
     }
 }

@@ -4,11 +4,10 @@
 use std::borrow::Cow;
 
 use pg_query::protobuf::node::Node as NodeEnum;
-use pg_query::protobuf::{Alias, JoinExpr, Node, RangeFunction, RangeSubselect, RangeVar};
+use pg_query::protobuf::{Alias, Node, RangeFunction, RangeSubselect, RangeVar};
 
-use crate::context::RelationDef;
 use crate::error::AnalysisError;
-use crate::facts::{Access, ColumnUsage, RelationKind, RelationName};
+use crate::facts::{Access, RelationKind, RelationName};
 use crate::resolve::{resolve_relation, ResolvedRelation};
 use crate::walk::scope::{Item, ItemColumn, Origin, Scope};
 use crate::walk::select::{rows_to_columns, unlisted_of};
@@ -17,14 +16,19 @@ use crate::walk::{inner, string_list, string_value, unsupported, Analyzer, Linea
 impl<'c> Analyzer<'c> {
     /// Adds one FROM-clause entry to `scope` and returns the index of its item
     /// (for a join, the join's own item).
-    pub fn add_from_item(&mut self, node: &Node, scope: &mut Scope<'_, 'c>) -> Result<usize, AnalysisError> {
+    pub fn add_from_item(
+        &mut self,
+        node: &Node,
+        scope: &mut Scope<'_, 'c>,
+    ) -> Result<usize, AnalysisError> {
         let item = match inner(node, "FROM item")? {
             NodeEnum::RangeVar(range) => self.range_var_item(range, scope, Access::Read)?,
             NodeEnum::RangeSubselect(subselect) => self.subselect_item(subselect, scope)?,
             NodeEnum::RangeFunction(function) => self.function_item(function, scope)?,
             NodeEnum::JoinExpr(join) => return self.join(join, scope),
             NodeEnum::RangeTableSample(sample) => {
-                let relation = crate::walk::inner_opt(sample.relation.as_deref(), "TABLESAMPLE relation")?;
+                let relation =
+                    crate::walk::inner_opt(sample.relation.as_deref(), "TABLESAMPLE relation")?;
                 let NodeEnum::RangeVar(range) = relation else {
                     return Err(unsupported(relation));
                 };
@@ -57,7 +61,11 @@ impl<'c> Analyzer<'c> {
         Ok(item)
     }
 
-    fn cte_item(&mut self, range: &RangeVar, scope: &Scope<'_, 'c>) -> Result<Option<Item<'c>>, AnalysisError> {
+    fn cte_item(
+        &mut self,
+        range: &RangeVar,
+        scope: &Scope<'_, 'c>,
+    ) -> Result<Option<Item<'c>>, AnalysisError> {
         if !range.schemaname.is_empty() {
             return Ok(None);
         }
@@ -65,7 +73,9 @@ impl<'c> Analyzer<'c> {
             return Ok(None);
         };
         let Some(columns) = &cte.columns else {
-            return Err(AnalysisError::unsupported("a WITH RECURSIVE query referenced before its non-recursive term"));
+            return Err(AnalysisError::unsupported(
+                "a WITH RECURSIVE query referenced before its non-recursive term",
+            ));
         };
         Ok(Some(Item {
             refname: Some(range.relname.clone()),
@@ -78,7 +88,11 @@ impl<'c> Analyzer<'c> {
     }
 
     /// Builds the item for a catalog relation (not a CTE). Views are expanded.
-    pub fn relation_item(&mut self, range: &RangeVar, access: Access) -> Result<Item<'c>, AnalysisError> {
+    pub fn relation_item(
+        &mut self,
+        range: &RangeVar,
+        access: Access,
+    ) -> Result<Item<'c>, AnalysisError> {
         let schema = (!range.schemaname.is_empty()).then_some(range.schemaname.as_str());
         let resolved = resolve_relation(self.catalog, &self.search_path, schema, &range.relname)?;
         let name = resolved.name().clone();
@@ -90,16 +104,24 @@ impl<'c> Analyzer<'c> {
         self.facts.access(&name, kind, access, via_view.as_ref());
 
         let (columns, table) = match resolved {
-            ResolvedRelation::Listed(_, def) if def.kind == RelationKind::View => (self.view_columns(&name, def)?, None),
+            ResolvedRelation::Listed(_, def) if def.kind == RelationKind::View => {
+                (self.view_columns(&name, def)?, None)
+            }
             ResolvedRelation::Listed(_, def) => {
                 let table = self.facts.table(&name, &def.columns);
-                let columns = def.columns.iter().enumerate().map(|(index, column)| ItemColumn {
-                    name: Cow::Borrowed(column.as_str()),
-                    origin: Origin::Base(self.facts.column(table, index)),
-                });
+                let columns = def
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(index, column)| ItemColumn {
+                        name: Cow::Borrowed(column.as_str()),
+                        origin: Origin::Base(self.facts.column(table, index)),
+                    });
                 (columns.collect(), Some(table))
             }
-            ResolvedRelation::Unlisted(_) => (unlisted_columns(Some(&name), Lineage::default()), None),
+            ResolvedRelation::Unlisted(_) => {
+                (unlisted_columns(Some(&name), Lineage::default()), None)
+            }
         };
         Ok(Item {
             refname: Some(name.name.clone()),
@@ -113,13 +135,23 @@ impl<'c> Analyzer<'c> {
         })
     }
 
-    fn subselect_item(&mut self, subselect: &RangeSubselect, scope: &Scope<'_, 'c>) -> Result<Item<'c>, AnalysisError> {
-        let query = subselect.subquery.as_deref().ok_or_else(|| AnalysisError::unsupported("a FROM subquery without a query"))?;
+    fn subselect_item(
+        &mut self,
+        subselect: &RangeSubselect,
+        scope: &Scope<'_, 'c>,
+    ) -> Result<Item<'c>, AnalysisError> {
+        let query = subselect
+            .subquery
+            .as_deref()
+            .ok_or_else(|| AnalysisError::unsupported("a FROM subquery without a query"))?;
         let rows = self.query(query, Some(scope), !subselect.lateral)?;
         let aliases = alias_names(subselect.alias.as_ref());
         let columns = rows_to_columns(rows, &aliases)?;
         Ok(Item {
-            refname: subselect.alias.as_ref().map(|alias| alias.aliasname.clone()),
+            refname: subselect
+                .alias
+                .as_ref()
+                .map(|alias| alias.aliasname.clone()),
             rel_visible: subselect.alias.is_some(),
             cols_visible: true,
             unlisted: unlisted_of(&columns),
@@ -130,17 +162,31 @@ impl<'c> Analyzer<'c> {
 
     /// Builds the item for a function in FROM. Its columns are known only from a
     /// column definition list or column aliases, and are unlisted otherwise.
-    fn function_item(&mut self, function: &RangeFunction, scope: &Scope<'_, 'c>) -> Result<Item<'c>, AnalysisError> {
+    fn function_item(
+        &mut self,
+        function: &RangeFunction,
+        scope: &Scope<'_, 'c>,
+    ) -> Result<Item<'c>, AnalysisError> {
         let mut lineage = Lineage::constant();
         let mut definitions: Vec<&str> = column_definition_names(&function.coldeflist)?;
         let mut first_name = None;
         for entry in &function.functions {
             let NodeEnum::List(parts) = inner(entry, "FROM function")? else {
-                return Err(AnalysisError::unsupported("a FROM function that is not a list"));
+                return Err(AnalysisError::unsupported(
+                    "a FROM function that is not a list",
+                ));
             };
-            let call = parts.items.first().ok_or_else(|| AnalysisError::unsupported("an empty FROM function"))?;
+            let call = parts
+                .items
+                .first()
+                .ok_or_else(|| AnalysisError::unsupported("an empty FROM function"))?;
             if let Some(NodeEnum::FuncCall(call)) = &call.node {
-                first_name = first_name.or_else(|| call.funcname.last().and_then(string_value).map(str::to_owned));
+                first_name = first_name.or_else(|| {
+                    call.funcname
+                        .last()
+                        .and_then(string_value)
+                        .map(str::to_owned)
+                });
             }
             lineage.merge(&self.expr(call, scope)?);
             if let Some(Some(NodeEnum::List(list))) = parts.items.get(1).map(|node| &node.node) {
@@ -149,10 +195,17 @@ impl<'c> Analyzer<'c> {
         }
 
         let aliases = alias_names(function.alias.as_ref());
-        let known: Vec<&str> = if definitions.is_empty() { aliases.clone() } else { definitions.clone() };
+        let known: Vec<&str> = if definitions.is_empty() {
+            aliases.clone()
+        } else {
+            definitions.clone()
+        };
         let mut columns: Vec<ItemColumn<'c>> = known
             .iter()
-            .map(|name| ItemColumn { name: Cow::Owned((*name).to_owned()), origin: Origin::Derived(lineage.clone()) })
+            .map(|name| ItemColumn {
+                name: Cow::Owned((*name).to_owned()),
+                origin: Origin::Derived(lineage.clone()),
+            })
             .collect();
         // Without a column definition list, the aliases name the first of an
         // unknown number of columns.
@@ -162,144 +215,69 @@ impl<'c> Analyzer<'c> {
             (false, None) => {}
         }
         if function.ordinality {
-            columns.push(ItemColumn { name: Cow::Borrowed("ordinality"), origin: Origin::Derived(Lineage::constant()) });
+            columns.push(ItemColumn {
+                name: Cow::Borrowed("ordinality"),
+                origin: Origin::Derived(Lineage::constant()),
+            });
         }
-        let refname = function.alias.as_ref().map(|alias| alias.aliasname.clone()).or(first_name);
-        Ok(Item { refname, rel_visible: true, cols_visible: true, unlisted: unlisted_of(&columns), columns, ..Item::default() })
-    }
-
-    fn join(&mut self, join: &JoinExpr, scope: &mut Scope<'_, 'c>) -> Result<usize, AnalysisError> {
-        let start = scope.items.len();
-        let (Some(left), Some(right)) = (join.larg.as_deref(), join.rarg.as_deref()) else {
-            return Err(AnalysisError::unsupported("a JOIN without two sides"));
-        };
-        let left = self.add_from_item(left, scope)?;
-        let right = self.add_from_item(right, scope)?;
-
-        let left_columns = scope.items.get(left).map(|item| item.columns.clone()).unwrap_or_default();
-        let right_columns = scope.items.get(right).map(|item| item.columns.clone()).unwrap_or_default();
-        let using = using_names(join, &left_columns, &right_columns)?;
-        let (mut columns, using_columns) = self.join_columns(&using, left_columns, right_columns)?;
-
-        let saved = scope.visible_from;
-        scope.visible_from = start;
-        let on = self.clause(join.quals.as_deref(), scope, ColumnUsage::JoinCondition);
-        scope.visible_from = saved;
-        on?;
-
-        for item in scope.items.iter_mut().skip(start) {
-            item.cols_visible = false;
-            item.rel_visible &= join.alias.is_none();
-        }
-        if let Some(alias) = &join.alias {
-            rename_columns(&mut columns, alias)?;
-        }
-        scope.items.push(Item {
-            refname: join.alias.as_ref().map(|alias| alias.aliasname.clone()),
-            rel_visible: join.alias.is_some(),
+        let refname = function
+            .alias
+            .as_ref()
+            .map(|alias| alias.aliasname.clone())
+            .or(first_name);
+        Ok(Item {
+            refname,
+            rel_visible: true,
             cols_visible: true,
             unlisted: unlisted_of(&columns),
             columns,
             ..Item::default()
-        });
-        let join_index = scope.items.len() - 1;
-        if let Some(alias) = &join.join_using_alias {
-            scope.items.push(Item {
-                refname: Some(alias.aliasname.clone()),
-                rel_visible: true,
-                columns: using_columns,
-                ..Item::default()
-            });
-        }
-        Ok(join_index)
-    }
-
-    /// Builds the join's columns: merged USING columns first, then the rest of
-    /// each side (PostgreSQL's `transformFromClauseItem`). Also returns the merged ones.
-    fn join_columns(
-        &mut self,
-        using: &[String],
-        left: Vec<ItemColumn<'c>>,
-        right: Vec<ItemColumn<'c>>,
-    ) -> Result<(Vec<ItemColumn<'c>>, Vec<ItemColumn<'c>>), AnalysisError> {
-        let mut merged = Vec::with_capacity(using.len());
-        for name in using {
-            let left_column = single_column(&left, name, "left")?;
-            let right_column = single_column(&right, name, "right")?;
-            let mut lineage = left_column.lineage();
-            lineage.merge(&right_column.lineage());
-            self.facts.record_one(&lineage, ColumnUsage::JoinCondition);
-            merged.push(ItemColumn { name: Cow::Owned(name.clone()), origin: Origin::Derived(lineage) });
-        }
-        let rest = left.into_iter().chain(right).filter(|column| !using.iter().any(|name| *name == column.name));
-        let columns = merged.iter().cloned().chain(rest).collect();
-        Ok((columns, merged))
-    }
-
-    /// Expands a view into its base columns by analyzing its definition.
-    fn view_columns(&mut self, name: &RelationName, def: &'c RelationDef) -> Result<Vec<ItemColumn<'c>>, AnalysisError> {
-        let invalid = |reason: String| AnalysisError::InvalidView { view: name.to_string(), reason };
-        if self.views.contains(name) {
-            return Err(invalid("the view refers to itself".into()));
-        }
-        if self.views.len() >= MAX_VIEW_DEPTH {
-            return Err(invalid(format!("views are nested more than {MAX_VIEW_DEPTH} levels deep")));
-        }
-        let Some(view) = &def.view else {
-            return Err(invalid("the catalog has no definition for it".into()));
-        };
-        let tree = crate::parser::parse(&view.sql, true).map_err(|error| invalid(error.to_string()))?;
-        let select = match tree.stmts.as_slice() {
-            [statement] => match statement.stmt.as_deref().and_then(|node| node.node.as_ref()) {
-                Some(NodeEnum::SelectStmt(select)) => select,
-                _ => return Err(invalid("the definition is not a single SELECT".into())),
-            },
-            _ => return Err(invalid("the definition is not a single SELECT".into())),
-        };
-
-        let saved_path = std::mem::replace(&mut self.search_path, view.search_path.clone());
-        self.views.push(name.clone());
-        self.facts.suppress();
-        let result = self.select(select, None, false);
-        self.facts.unsuppress();
-        self.views.pop();
-        self.search_path = saved_path;
-
-        let rows = result.map_err(|error| invalid(error.to_string()))?;
-        let names: Vec<&str> = def.columns.iter().map(String::as_str).collect();
-        if !names.is_empty() && names.len() != rows.len() {
-            let reason = format!("the definition returns {} columns but the catalog lists {}", rows.len(), names.len());
-            return Err(invalid(reason));
-        }
-        rows_to_columns(rows, &names)
+        })
     }
 }
 
-/// Views within views deeper than this are rejected; PostgreSQL has no such
-/// limit, but real schemas stay far below it.
-const MAX_VIEW_DEPTH: usize = 16;
-
 /// The columns of a relation or function whose columns are not listed.
-fn unlisted_columns<'c>(relation: Option<&RelationName>, mut lineage: Lineage) -> Vec<ItemColumn<'c>> {
+fn unlisted_columns<'c>(
+    relation: Option<&RelationName>,
+    mut lineage: Lineage,
+) -> Vec<ItemColumn<'c>> {
     lineage.unlisted = true;
-    let origin = Origin::UnlistedStar { relation: relation.cloned(), lineage };
-    vec![ItemColumn { name: Cow::Borrowed("*"), origin }]
+    let origin = Origin::UnlistedStar {
+        relation: relation.cloned(),
+        lineage,
+    };
+    vec![ItemColumn {
+        name: Cow::Borrowed("*"),
+        origin,
+    }]
 }
 
 fn alias_names(alias: Option<&Alias>) -> Vec<&str> {
-    alias.map(|alias| alias.colnames.iter().filter_map(string_value).collect()).unwrap_or_default()
+    alias
+        .map(|alias| alias.colnames.iter().filter_map(string_value).collect())
+        .unwrap_or_default()
 }
 
 /// Renames the first columns to the alias's column names.
-fn rename_columns(columns: &mut [ItemColumn<'_>], alias: &Alias) -> Result<(), AnalysisError> {
+pub(super) fn rename_columns(
+    columns: &mut [ItemColumn<'_>],
+    alias: &Alias,
+) -> Result<(), AnalysisError> {
     let names = string_list(&alias.colnames)?;
     if names.len() > columns.len() {
-        let reason = format!("table \"{}\" has {} columns available but {} columns specified", alias.aliasname, columns.len(), names.len());
+        let reason = format!(
+            "table \"{}\" has {} columns available but {} columns specified",
+            alias.aliasname,
+            columns.len(),
+            names.len()
+        );
         return Err(AnalysisError::invalid(reason));
     }
     for (column, name) in columns.iter_mut().zip(names) {
         if matches!(column.origin, Origin::UnlistedStar { .. }) {
-            return Err(AnalysisError::unsupported("column aliases over a relation whose columns are not listed"));
+            return Err(AnalysisError::unsupported(
+                "column aliases over a relation whose columns are not listed",
+            ));
         }
         column.name = Cow::Owned(name.to_owned());
     }
@@ -314,29 +292,4 @@ fn column_definition_names(definitions: &[Node]) -> Result<Vec<&str>, AnalysisEr
             other => Err(unsupported(other)),
         })
         .collect()
-}
-
-/// Returns the USING column names, or for NATURAL joins the names both sides share.
-fn using_names(join: &JoinExpr, left: &[ItemColumn<'_>], right: &[ItemColumn<'_>]) -> Result<Vec<String>, AnalysisError> {
-    if !join.is_natural {
-        return Ok(string_list(&join.using_clause)?.into_iter().map(str::to_owned).collect());
-    }
-    let unlisted = |columns: &[ItemColumn<'_>]| columns.iter().any(|column| matches!(column.origin, Origin::UnlistedStar { .. }));
-    if unlisted(left) || unlisted(right) {
-        return Err(AnalysisError::unsupported("NATURAL JOIN with a relation whose columns are not listed"));
-    }
-    let shared = left.iter().filter(|column| right.iter().any(|other| other.name == column.name));
-    Ok(shared.map(|column| column.name.clone().into_owned()).collect())
-}
-
-fn single_column<'a, 'c>(columns: &'a [ItemColumn<'c>], name: &str, side: &str) -> Result<&'a ItemColumn<'c>, AnalysisError> {
-    let mut matches = columns.iter().filter(|column| column.name == name);
-    match (matches.next(), matches.next()) {
-        (Some(column), None) => Ok(column),
-        (Some(_), Some(_)) => Err(AnalysisError::AmbiguousColumn { name: name.to_owned() }),
-        (None, _) if columns.iter().any(|column| matches!(column.origin, Origin::UnlistedStar { .. })) => {
-            Err(AnalysisError::unsupported("JOIN USING with a relation whose columns are not listed"))
-        }
-        (None, _) => Err(AnalysisError::UnknownColumn { name: format!("{name} (in the {side} side of JOIN USING)") }),
-    }
 }

@@ -6,15 +6,20 @@
 mod builder;
 mod clauses;
 mod ddl;
+mod ddl_kinds;
 mod dml;
 mod expr;
 mod from;
+mod join;
 mod json;
+mod returning;
 mod scope;
 mod select;
+mod settings;
 mod stored;
 mod targets;
 mod utility;
+mod view;
 
 use pg_query::protobuf::node::Node as NodeEnum;
 use pg_query::protobuf::Node;
@@ -40,7 +45,11 @@ pub(crate) struct OutCol {
 
 impl OutCol {
     pub fn new(name: impl Into<String>, lineage: Lineage) -> Self {
-        Self { name: name.into(), lineage, star: None }
+        Self {
+            name: name.into(),
+            lineage,
+            star: None,
+        }
     }
 }
 
@@ -56,7 +65,12 @@ pub(crate) struct Analyzed {
 
 impl Analyzed {
     pub fn new(kind: StatementKind) -> Self {
-        Self { kind, rows: Vec::new(), returning: false, effect: None }
+        Self {
+            kind,
+            rows: Vec::new(),
+            returning: false,
+            effect: None,
+        }
     }
 }
 
@@ -73,18 +87,36 @@ pub(crate) struct Analyzer<'c> {
 }
 
 impl<'c> Analyzer<'c> {
-    pub fn new(catalog: &'c Catalog, search_path: &[String], stored: &'c dyn StoredStatements) -> Self {
-        Self { catalog, search_path: search_path.to_vec(), facts: FactsBuilder::default(), views: Vec::new(), stored }
+    pub fn new(
+        catalog: &'c Catalog,
+        search_path: &[String],
+        stored: &'c dyn StoredStatements,
+    ) -> Self {
+        Self {
+            catalog,
+            search_path: search_path.to_vec(),
+            facts: FactsBuilder::default(),
+            views: Vec::new(),
+            stored,
+        }
     }
 
     /// Analyzes a statement without applying output usages to its result columns.
     pub fn statement(&mut self, node: &NodeEnum) -> Result<Analyzed, AnalysisError> {
         match node {
             NodeEnum::SelectStmt(select) => self.select_statement(select),
-            NodeEnum::InsertStmt(insert) => Ok(returning(StatementKind::Insert, self.insert(insert, None)?)),
-            NodeEnum::UpdateStmt(update) => Ok(returning(StatementKind::Update, self.update(update, None)?)),
-            NodeEnum::DeleteStmt(delete) => Ok(returning(StatementKind::Delete, self.delete(delete, None)?)),
-            NodeEnum::MergeStmt(merge) => Ok(returning(StatementKind::Merge, self.merge(merge, None)?)),
+            NodeEnum::InsertStmt(insert) => {
+                Ok(returning(StatementKind::Insert, self.insert(insert, None)?))
+            }
+            NodeEnum::UpdateStmt(update) => {
+                Ok(returning(StatementKind::Update, self.update(update, None)?))
+            }
+            NodeEnum::DeleteStmt(delete) => {
+                Ok(returning(StatementKind::Delete, self.delete(delete, None)?))
+            }
+            NodeEnum::MergeStmt(merge) => {
+                Ok(returning(StatementKind::Merge, self.merge(merge, None)?))
+            }
             other => self.utility(other),
         }
     }
@@ -103,7 +135,11 @@ impl<'c> Analyzer<'c> {
             }
         }
         let rows = analyzed.rows.iter();
-        rows.map(|row| self.facts.output_column(&row.name, &row.lineage, row.star.as_ref())).collect()
+        rows.map(|row| {
+            self.facts
+                .output_column(&row.name, &row.lineage, row.star.as_ref())
+        })
+        .collect()
     }
 
     /// Returns the view that relations found now are reached through.
@@ -113,14 +149,23 @@ impl<'c> Analyzer<'c> {
 }
 
 fn returning(kind: StatementKind, rows: Vec<OutCol>) -> Analyzed {
-    Analyzed { kind, rows, returning: true, effect: None }
+    Analyzed {
+        kind,
+        rows,
+        returning: true,
+        effect: None,
+    }
 }
 
 /// Returns the node's type name, e.g. `JsonTable`, for error messages. The
 /// name never includes the node's contents, which may hold ePHI.
 pub(crate) fn node_name(node: &NodeEnum) -> String {
     match serde_json::to_value(node) {
-        Ok(serde_json::Value::Object(map)) => map.keys().next().cloned().unwrap_or_else(|| "an unknown node".into()),
+        Ok(serde_json::Value::Object(map)) => map
+            .keys()
+            .next()
+            .cloned()
+            .unwrap_or_else(|| "an unknown node".into()),
         _ => "an unknown node".into(),
     }
 }
@@ -131,11 +176,17 @@ pub(crate) fn unsupported(node: &NodeEnum) -> AnalysisError {
 
 /// Returns the inner node, or an error naming the missing part.
 pub(crate) fn inner<'n>(node: &'n Node, part: &str) -> Result<&'n NodeEnum, AnalysisError> {
-    node.node.as_ref().ok_or_else(|| AnalysisError::unsupported(format!("an empty {part}")))
+    node.node
+        .as_ref()
+        .ok_or_else(|| AnalysisError::unsupported(format!("an empty {part}")))
 }
 
-pub(crate) fn inner_opt<'n>(node: Option<&'n Node>, part: &str) -> Result<&'n NodeEnum, AnalysisError> {
-    node.and_then(|node| node.node.as_ref()).ok_or_else(|| AnalysisError::unsupported(format!("a missing {part}")))
+pub(crate) fn inner_opt<'n>(
+    node: Option<&'n Node>,
+    part: &str,
+) -> Result<&'n NodeEnum, AnalysisError> {
+    node.and_then(|node| node.node.as_ref())
+        .ok_or_else(|| AnalysisError::unsupported(format!("a missing {part}")))
 }
 
 /// Returns the text of a `String` node.
@@ -150,16 +201,24 @@ pub(crate) fn string_value(node: &Node) -> Option<&str> {
 pub(crate) fn string_list(nodes: &[Node]) -> Result<Vec<&str>, AnalysisError> {
     nodes
         .iter()
-        .map(|node| string_value(node).ok_or_else(|| AnalysisError::unsupported("a name that is not a string")))
+        .map(|node| {
+            string_value(node)
+                .ok_or_else(|| AnalysisError::unsupported("a name that is not a string"))
+        })
         .collect()
 }
 
 /// Splits a qualified name into schema and object, dropping a leading database
 /// name (PostgreSQL rejects any database but the current one).
-pub(crate) fn split_qualified<'n>(parts: &[&'n str]) -> Result<(Option<&'n str>, &'n str), AnalysisError> {
+pub(crate) fn split_qualified<'n>(
+    parts: &[&'n str],
+) -> Result<(Option<&'n str>, &'n str), AnalysisError> {
     match parts {
         [name] => Ok((None, name)),
         [schema, name] | [_, schema, name] => Ok((Some(schema), name)),
-        _ => Err(AnalysisError::invalid(format!("improper qualified name (too many dotted names): {}", parts.join(".")))),
+        _ => Err(AnalysisError::invalid(format!(
+            "improper qualified name (too many dotted names): {}",
+            parts.join(".")
+        ))),
     }
 }

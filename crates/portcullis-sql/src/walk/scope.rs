@@ -17,7 +17,10 @@ pub(crate) enum Origin {
     Derived(Lineage),
     /// A placeholder for zero or more columns that the catalog does not list
     /// (a system relation, or a `*` over one inside a subquery). Never matches a name.
-    UnlistedStar { relation: Option<RelationName>, lineage: Lineage },
+    UnlistedStar {
+        relation: Option<RelationName>,
+        lineage: Lineage,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -103,7 +106,13 @@ pub(crate) struct Scope<'p, 'c> {
 
 impl<'p, 'c> Scope<'p, 'c> {
     pub fn new(parent: Option<&'p Scope<'p, 'c>>, hide_parent_items: bool) -> Self {
-        Self { parent, hide_parent_items, items: Vec::new(), visible_from: 0, ctes: Vec::new() }
+        Self {
+            parent,
+            hide_parent_items,
+            items: Vec::new(),
+            visible_from: 0,
+            ctes: Vec::new(),
+        }
     }
 
     /// Iterates over the visible items of each level, innermost first.
@@ -112,7 +121,11 @@ impl<'p, 'c> Scope<'p, 'c> {
         let mut hidden = false;
         std::iter::from_fn(move || {
             let scope = level?;
-            let items: &[Item<'c>] = if hidden { &[] } else { scope.items.get(scope.visible_from..).unwrap_or(&[]) };
+            let items: &[Item<'c>] = if hidden {
+                &[]
+            } else {
+                scope.items.get(scope.visible_from..).unwrap_or(&[])
+            };
             hidden = scope.hide_parent_items;
             level = scope.parent;
             Some(items)
@@ -132,12 +145,18 @@ impl<'p, 'c> Scope<'p, 'c> {
     }
 
     /// Finds the innermost item that `schema.name` (or `name`) qualifies.
-    pub fn find_item(&self, schema: Option<&str>, name: &str) -> Result<Option<&Item<'c>>, AnalysisError> {
+    pub fn find_item(
+        &self,
+        schema: Option<&str>,
+        name: &str,
+    ) -> Result<Option<&Item<'c>>, AnalysisError> {
         for items in self.levels() {
             let mut matches = items.iter().filter(|item| qualifies(item, schema, name));
             if let Some(item) = matches.next() {
                 if matches.next().is_some() {
-                    return Err(AnalysisError::AmbiguousColumn { name: name.to_owned() });
+                    return Err(AnalysisError::AmbiguousColumn {
+                        name: name.to_owned(),
+                    });
                 }
                 return Ok(Some(item));
             }
@@ -147,11 +166,18 @@ impl<'p, 'c> Scope<'p, 'c> {
 
     /// Iterates over the items of this level that `*` expands, in FROM order.
     pub fn star_items(&self) -> impl Iterator<Item = &Item<'c>> {
-        self.items.iter().skip(self.visible_from).filter(|item| item.cols_visible)
+        self.items
+            .iter()
+            .skip(self.visible_from)
+            .filter(|item| item.cols_visible)
     }
 
     /// Resolves an unqualified column name, or a whole-row reference to a FROM item.
-    pub fn resolve_name(&self, name: &str, facts: &mut FactsBuilder<'c>) -> Result<Lineage, AnalysisError> {
+    pub fn resolve_name(
+        &self,
+        name: &str,
+        facts: &mut FactsBuilder<'c>,
+    ) -> Result<Lineage, AnalysisError> {
         let mut maybe_unlisted: Option<Lineage> = None;
         for items in self.levels() {
             if let Some(mut lineage) = find_column_at_level(items, name, facts)? {
@@ -166,10 +192,15 @@ impl<'p, 'c> Scope<'p, 'c> {
                 if let Some(unlisted) = &item.unlisted {
                     let mut lineage = unlisted.lineage.clone();
                     lineage.unlisted = true;
-                    maybe_unlisted.get_or_insert_with(Lineage::default).merge(&lineage);
+                    maybe_unlisted
+                        .get_or_insert_with(Lineage::default)
+                        .merge(&lineage);
                 }
             }
-            if let Some(item) = items.iter().find(|item| item.rel_visible && item.refname.as_deref() == Some(name)) {
+            if let Some(item) = items
+                .iter()
+                .find(|item| item.rel_visible && item.refname.as_deref() == Some(name))
+            {
                 let mut lineage = item.whole_row();
                 if let Some(unlisted) = &maybe_unlisted {
                     lineage.merge(unlisted);
@@ -177,7 +208,9 @@ impl<'p, 'c> Scope<'p, 'c> {
                 return Ok(lineage);
             }
         }
-        maybe_unlisted.ok_or_else(|| AnalysisError::UnknownColumn { name: name.to_owned() })
+        maybe_unlisted.ok_or_else(|| AnalysisError::UnknownColumn {
+            name: name.to_owned(),
+        })
     }
 
     /// Resolves `[schema.]relation.column`.
@@ -199,7 +232,9 @@ impl<'p, 'c> Scope<'p, 'c> {
             // `composite_column.field`: PostgreSQL tries a column named `relation`.
             return match self.resolve_name(relation, facts) {
                 Ok(lineage) => Ok(lineage.into_computed()),
-                Err(AnalysisError::UnknownColumn { .. }) => Err(AnalysisError::UnknownColumn { name: written }),
+                Err(AnalysisError::UnknownColumn { .. }) => {
+                    Err(AnalysisError::UnknownColumn { name: written })
+                }
                 Err(error) => Err(error),
             };
         };
@@ -235,7 +270,9 @@ enum Found {
 }
 
 fn find_in_item<'c>(item: &Item<'c>, name: &str, facts: &mut FactsBuilder<'c>) -> Found {
-    let named = |column: &&ItemColumn<'_>| column.name == name && !matches!(column.origin, Origin::UnlistedStar { .. });
+    let named = |column: &&ItemColumn<'_>| {
+        column.name == name && !matches!(column.origin, Origin::UnlistedStar { .. })
+    };
     let mut matches = item.columns.iter().filter(named);
     match (matches.next(), matches.next()) {
         (Some(column), None) => return Found::One(column.lineage()),
@@ -243,7 +280,9 @@ fn find_in_item<'c>(item: &Item<'c>, name: &str, facts: &mut FactsBuilder<'c>) -
         _ => {}
     }
     match item.table {
-        Some(table) if SYSTEM_COLUMNS.contains(&name) => Found::One(Lineage::column(facts.system_column(table, name))),
+        Some(table) if SYSTEM_COLUMNS.contains(&name) => {
+            Found::One(Lineage::column(facts.system_column(table, name)))
+        }
         _ => Found::None,
     }
 }
@@ -257,10 +296,16 @@ fn find_column_at_level<'c>(
     for item in items.iter().filter(|item| item.cols_visible) {
         match find_in_item(item, name, facts) {
             Found::None => {}
-            Found::Many => return Err(AnalysisError::AmbiguousColumn { name: name.to_owned() }),
+            Found::Many => {
+                return Err(AnalysisError::AmbiguousColumn {
+                    name: name.to_owned(),
+                })
+            }
             Found::One(lineage) => {
                 if found.is_some() {
-                    return Err(AnalysisError::AmbiguousColumn { name: name.to_owned() });
+                    return Err(AnalysisError::AmbiguousColumn {
+                        name: name.to_owned(),
+                    });
                 }
                 found = Some(lineage);
             }

@@ -22,7 +22,12 @@ impl<'c> Analyzer<'c> {
             return self.select_into(select);
         }
         let rows = self.select(select, None, false)?;
-        Ok(Analyzed { kind: StatementKind::Select, rows, returning: false, effect: None })
+        Ok(Analyzed {
+            kind: StatementKind::Select,
+            rows,
+            returning: false,
+            effect: None,
+        })
     }
 
     /// Analyzes a subquery: in FROM, in an expression or in a CTE.
@@ -46,14 +51,18 @@ impl<'c> Analyzer<'c> {
         hide_parent_items: bool,
     ) -> Result<Vec<OutCol>, AnalysisError> {
         if select.into_clause.is_some() {
-            return Err(AnalysisError::unsupported("SELECT INTO inside another statement"));
+            return Err(AnalysisError::unsupported(
+                "SELECT INTO inside another statement",
+            ));
         }
         let mut scope = Scope::new(parent, hide_parent_items);
         if let Some(with) = &select.with_clause {
             self.with_clause(with, &mut scope)?;
         }
         let op = SetOperation::try_from(select.op).unwrap_or(SetOperation::Undefined);
-        if matches!(op, SetOperation::SetopNone | SetOperation::Undefined) && select.values_lists.is_empty() {
+        if matches!(op, SetOperation::SetopNone | SetOperation::Undefined)
+            && select.values_lists.is_empty()
+        {
             return self.simple_select(select, &mut scope);
         }
 
@@ -70,12 +79,18 @@ impl<'c> Analyzer<'c> {
         self.clause(select.limit_offset.as_deref(), &scope, ColumnUsage::Filter)?;
         self.clause(select.limit_count.as_deref(), &scope, ColumnUsage::Filter)?;
         if !select.locking_clause.is_empty() {
-            return Err(AnalysisError::unsupported("FOR UPDATE/SHARE on a set operation or VALUES"));
+            return Err(AnalysisError::unsupported(
+                "FOR UPDATE/SHARE on a set operation or VALUES",
+            ));
         }
         Ok(rows)
     }
 
-    fn simple_select(&mut self, select: &SelectStmt, scope: &mut Scope<'_, 'c>) -> Result<Vec<OutCol>, AnalysisError> {
+    fn simple_select(
+        &mut self,
+        select: &SelectStmt,
+        scope: &mut Scope<'_, 'c>,
+    ) -> Result<Vec<OutCol>, AnalysisError> {
         for item in &select.from_clause {
             self.add_from_item(item, scope)?;
         }
@@ -98,7 +113,11 @@ impl<'c> Analyzer<'c> {
             self.order_item(sort.node.as_deref(), scope, &rows, ColumnUsage::OrderBy)?;
         }
         // A plain DISTINCT is a list holding one empty node.
-        for item in select.distinct_clause.iter().filter(|item| item.node.is_some()) {
+        for item in select
+            .distinct_clause
+            .iter()
+            .filter(|item| item.node.is_some())
+        {
             self.order_item(Some(item), scope, &rows, ColumnUsage::GroupBy)?;
         }
         self.clause(select.limit_offset.as_deref(), scope, ColumnUsage::Filter)?;
@@ -107,23 +126,37 @@ impl<'c> Analyzer<'c> {
         Ok(rows)
     }
 
-    fn set_operation(&mut self, select: &SelectStmt, scope: &Scope<'_, 'c>) -> Result<Vec<OutCol>, AnalysisError> {
+    fn set_operation(
+        &mut self,
+        select: &SelectStmt,
+        scope: &Scope<'_, 'c>,
+    ) -> Result<Vec<OutCol>, AnalysisError> {
         let (Some(left), Some(right)) = (select.larg.as_deref(), select.rarg.as_deref()) else {
-            return Err(AnalysisError::unsupported("a set operation without two queries"));
+            return Err(AnalysisError::unsupported(
+                "a set operation without two queries",
+            ));
         };
         let left = self.select(left, Some(scope), false)?;
         let right = self.select(right, Some(scope), false)?;
         combine_branches(left, &right)
     }
 
-    fn values(&mut self, lists: &[Node], scope: &Scope<'_, 'c>) -> Result<Vec<OutCol>, AnalysisError> {
+    fn values(
+        &mut self,
+        lists: &[Node],
+        scope: &Scope<'_, 'c>,
+    ) -> Result<Vec<OutCol>, AnalysisError> {
         let mut rows: Vec<OutCol> = Vec::new();
         for list in lists {
             let NodeEnum::List(list) = inner(list, "VALUES row")? else {
-                return Err(AnalysisError::unsupported("a VALUES row that is not a list"));
+                return Err(AnalysisError::unsupported(
+                    "a VALUES row that is not a list",
+                ));
             };
             if !rows.is_empty() && rows.len() != list.items.len() {
-                return Err(AnalysisError::invalid("VALUES lists must all be the same length"));
+                return Err(AnalysisError::invalid(
+                    "VALUES lists must all be the same length",
+                ));
             }
             for (index, item) in list.items.iter().enumerate() {
                 let lineage = self.expr(item, scope)?;
@@ -137,18 +170,30 @@ impl<'c> Analyzer<'c> {
     }
 
     /// Adds the WITH clause's CTEs to `scope`, analyzing each query.
-    pub fn with_clause(&mut self, with: &WithClause, scope: &mut Scope<'_, 'c>) -> Result<(), AnalysisError> {
+    pub fn with_clause(
+        &mut self,
+        with: &WithClause,
+        scope: &mut Scope<'_, 'c>,
+    ) -> Result<(), AnalysisError> {
         for node in &with.ctes {
             let NodeEnum::CommonTableExpr(cte) = inner(node, "WITH query")? else {
-                return Err(AnalysisError::unsupported("a WITH entry that is not a query"));
+                return Err(AnalysisError::unsupported(
+                    "a WITH entry that is not a query",
+                ));
             };
             if cte.search_clause.is_some() || cte.cycle_clause.is_some() {
-                return Err(AnalysisError::unsupported("SEARCH or CYCLE in WITH RECURSIVE"));
+                return Err(AnalysisError::unsupported(
+                    "SEARCH or CYCLE in WITH RECURSIVE",
+                ));
             }
             if with.recursive {
                 // Every name is in scope from the start; a reference to one that is
                 // not analyzed yet is rejected (see `Cte::columns`).
-                scope.ctes.push(Cte { name: cte.ctename.clone(), columns: None, unlisted: None });
+                scope.ctes.push(Cte {
+                    name: cte.ctename.clone(),
+                    columns: None,
+                    unlisted: None,
+                });
             }
         }
         for node in &with.ctes {
@@ -157,11 +202,17 @@ impl<'c> Analyzer<'c> {
             };
             let rows = self.cte_rows(cte, scope, with.recursive)?;
             let defined = cte_definition(cte, rows)?;
-            let pending = scope.ctes.iter_mut().find(|existing| existing.name == cte.ctename);
+            let pending = scope
+                .ctes
+                .iter_mut()
+                .find(|existing| existing.name == cte.ctename);
             match pending {
                 Some(pending) if with.recursive => *pending = defined,
                 Some(_) => {
-                    return Err(AnalysisError::invalid(format!("WITH query name \"{}\" specified more than once", cte.ctename)))
+                    return Err(AnalysisError::invalid(format!(
+                        "WITH query name \"{}\" specified more than once",
+                        cte.ctename
+                    )))
                 }
                 None => scope.ctes.push(defined),
             }
@@ -193,8 +244,12 @@ impl<'c> Analyzer<'c> {
         scope: &mut Scope<'_, 'c>,
     ) -> Result<Option<Vec<OutCol>>, AnalysisError> {
         let op = SetOperation::try_from(select.op).unwrap_or(SetOperation::Undefined);
-        let plain_union = op == SetOperation::SetopUnion && select.with_clause.is_none() && select.sort_clause.is_empty();
-        let (true, Some(left), Some(right)) = (plain_union, select.larg.as_deref(), select.rarg.as_deref()) else {
+        let plain_union = op == SetOperation::SetopUnion
+            && select.with_clause.is_none()
+            && select.sort_clause.is_empty();
+        let (true, Some(left), Some(right)) =
+            (plain_union, select.larg.as_deref(), select.rarg.as_deref())
+        else {
             return Ok(None);
         };
         let left_rows = self.select(left, Some(&*scope), false)?;
@@ -203,22 +258,35 @@ impl<'c> Analyzer<'c> {
         // stops growing; it only grows, and is bounded by the columns involved.
         for _ in 0..MAX_RECURSIVE_PASSES {
             let provisional = cte_definition(cte, combined.clone())?;
-            if let Some(pending) = scope.ctes.iter_mut().find(|existing| existing.name == cte.ctename) {
+            if let Some(pending) = scope
+                .ctes
+                .iter_mut()
+                .find(|existing| existing.name == cte.ctename)
+            {
                 *pending = provisional;
             }
             let right_rows = self.select(right, Some(&*scope), false)?;
             let next = combine_branches(left_rows.clone(), &right_rows)?;
-            let stable = next.iter().zip(&combined).all(|(next, previous)| next.lineage == previous.lineage);
+            let stable = next
+                .iter()
+                .zip(&combined)
+                .all(|(next, previous)| next.lineage == previous.lineage);
             combined = next;
             if stable {
                 return Ok(Some(combined));
             }
         }
-        Err(AnalysisError::unsupported("a WITH RECURSIVE query whose column sources do not settle"))
+        Err(AnalysisError::unsupported(
+            "a WITH RECURSIVE query whose column sources do not settle",
+        ))
     }
 
     /// A CTE's query; data-modifying statements return their RETURNING rows.
-    fn cte_query(&mut self, query: &NodeEnum, scope: &Scope<'_, 'c>) -> Result<Vec<OutCol>, AnalysisError> {
+    fn cte_query(
+        &mut self,
+        query: &NodeEnum,
+        scope: &Scope<'_, 'c>,
+    ) -> Result<Vec<OutCol>, AnalysisError> {
         match query {
             NodeEnum::SelectStmt(select) => self.select(select, Some(scope), false),
             NodeEnum::InsertStmt(insert) => self.insert(insert, Some(scope)),
@@ -239,25 +307,46 @@ fn cte_definition<'c>(cte: &CommonTableExpr, rows: Vec<OutCol>) -> Result<Cte<'c
     let aliases: Vec<&str> = cte.aliascolnames.iter().filter_map(string_value).collect();
     let columns = rows_to_columns(rows, &aliases)?;
     let unlisted = unlisted_of(&columns);
-    Ok(Cte { name: cte.ctename.clone(), columns: Some(columns), unlisted })
+    Ok(Cte {
+        name: cte.ctename.clone(),
+        columns: Some(columns),
+        unlisted,
+    })
 }
 
 /// Converts result rows into the columns of a FROM item, applying column aliases.
-pub(crate) fn rows_to_columns<'c>(rows: Vec<OutCol>, aliases: &[&str]) -> Result<Vec<ItemColumn<'c>>, AnalysisError> {
+pub(crate) fn rows_to_columns<'c>(
+    rows: Vec<OutCol>,
+    aliases: &[&str],
+) -> Result<Vec<ItemColumn<'c>>, AnalysisError> {
     let has_star = rows.iter().any(|row| row.star.is_some());
     if has_star && !aliases.is_empty() {
-        return Err(AnalysisError::unsupported("column aliases over a * of a relation whose columns are not listed"));
+        return Err(AnalysisError::unsupported(
+            "column aliases over a * of a relation whose columns are not listed",
+        ));
     }
     if aliases.len() > rows.len() {
-        return Err(AnalysisError::invalid(format!("{} column aliases given for {} columns", aliases.len(), rows.len())));
+        return Err(AnalysisError::invalid(format!(
+            "{} column aliases given for {} columns",
+            aliases.len(),
+            rows.len()
+        )));
     }
     let columns = rows.into_iter().enumerate().map(|(index, row)| {
-        let name = aliases.get(index).map_or(row.name, |alias| (*alias).to_owned());
+        let name = aliases
+            .get(index)
+            .map_or(row.name, |alias| (*alias).to_owned());
         let origin = match row.star {
-            Some(relation) => Origin::UnlistedStar { relation, lineage: row.lineage },
+            Some(relation) => Origin::UnlistedStar {
+                relation,
+                lineage: row.lineage,
+            },
             None => Origin::Derived(row.lineage),
         };
-        ItemColumn { name: Cow::Owned(name), origin }
+        ItemColumn {
+            name: Cow::Owned(name),
+            origin,
+        }
     });
     Ok(columns.collect())
 }
@@ -267,7 +356,12 @@ pub(crate) fn unlisted_of(columns: &[ItemColumn<'_>]) -> Option<UnlistedColumns>
     let mut found: Option<UnlistedColumns> = None;
     for column in columns {
         if let Origin::UnlistedStar { lineage, .. } = &column.origin {
-            found.get_or_insert_with(|| UnlistedColumns { lineage: Lineage::default() }).lineage.merge(lineage);
+            found
+                .get_or_insert_with(|| UnlistedColumns {
+                    lineage: Lineage::default(),
+                })
+                .lineage
+                .merge(lineage);
         }
     }
     found
@@ -282,10 +376,16 @@ fn combine_branches(mut left: Vec<OutCol>, right: &[OutCol]) -> Result<Vec<OutCo
         for row in left.iter().chain(right) {
             lineage.merge(&row.lineage);
         }
-        return Ok(vec![OutCol { name: "*".into(), lineage, star: Some(None) }]);
+        return Ok(vec![OutCol {
+            name: "*".into(),
+            lineage,
+            star: Some(None),
+        }]);
     }
     if left.len() != right.len() {
-        return Err(AnalysisError::invalid("each UNION, INTERSECT or EXCEPT query must have the same number of columns"));
+        return Err(AnalysisError::invalid(
+            "each UNION, INTERSECT or EXCEPT query must have the same number of columns",
+        ));
     }
     for (row, other) in left.iter_mut().zip(right) {
         row.lineage.union(&other.lineage);

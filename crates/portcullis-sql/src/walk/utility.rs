@@ -2,15 +2,14 @@
 //! control and the other non-DDL commands.
 
 use pg_query::protobuf::node::Node as NodeEnum;
-use pg_query::protobuf::{
-    CopyStmt, DiscardMode, ExplainStmt, Node, TransactionStmtKind, VariableSetKind, VariableSetStmt,
-};
+use pg_query::protobuf::{CopyStmt, DiscardMode, ExplainStmt, Node, TransactionStmtKind};
 
 use crate::error::AnalysisError;
 use crate::facts::{Access, ColumnUsage};
-use crate::kind::{CopyDirection, SettingAction, StatementKind, TransactionAction};
+use crate::kind::{CopyDirection, StatementKind, TransactionAction};
 use crate::session::SessionEffect;
 use crate::walk::scope::Scope;
+use crate::walk::settings::{variable_set, variable_show};
 use crate::walk::{inner_opt, string_list, string_value, Analyzed, Analyzer, Lineage, OutCol};
 
 impl<'c> Analyzer<'c> {
@@ -19,16 +18,27 @@ impl<'c> Analyzer<'c> {
             NodeEnum::CopyStmt(copy) => return self.copy(copy),
             NodeEnum::ExplainStmt(explain) => return self.explain(explain),
             NodeEnum::PrepareStmt(prepare) => {
-                let mut inner = self.statement(inner_opt(prepare.query.as_deref(), "PREPARE query")?)?;
-                inner.kind = StatementKind::Prepare { name: prepare.name.clone(), statement: Box::new(inner.kind) };
-                inner.effect = Some(SessionEffect::Prepare { name: prepare.name.clone() });
+                let mut inner =
+                    self.statement(inner_opt(prepare.query.as_deref(), "PREPARE query")?)?;
+                inner.kind = StatementKind::Prepare {
+                    name: prepare.name.clone(),
+                    statement: Box::new(inner.kind),
+                };
+                inner.effect = Some(SessionEffect::Prepare {
+                    name: prepare.name.clone(),
+                });
                 return Ok(inner);
             }
             NodeEnum::ExecuteStmt(execute) => return self.execute(execute),
             NodeEnum::DeclareCursorStmt(declare) => {
-                let mut inner = self.statement(inner_opt(declare.query.as_deref(), "DECLARE query")?)?;
-                inner.kind = StatementKind::DeclareCursor { name: declare.portalname.clone() };
-                inner.effect = Some(SessionEffect::DeclareCursor { name: declare.portalname.clone() });
+                let mut inner =
+                    self.statement(inner_opt(declare.query.as_deref(), "DECLARE query")?)?;
+                inner.kind = StatementKind::DeclareCursor {
+                    name: declare.portalname.clone(),
+                };
+                inner.effect = Some(SessionEffect::DeclareCursor {
+                    name: declare.portalname.clone(),
+                });
                 return Ok(inner);
             }
             NodeEnum::FetchStmt(fetch) => return self.fetch(fetch),
@@ -44,32 +54,50 @@ impl<'c> Analyzer<'c> {
             }
             NodeEnum::VariableSetStmt(set) => return variable_set(set),
             NodeEnum::VariableShowStmt(show) => return Ok(variable_show(&show.name)),
-            NodeEnum::TransactionStmt(transaction) => {
-                StatementKind::TransactionControl { action: transaction_action(transaction.kind)? }
-            }
-            NodeEnum::ConstraintsSetStmt(_) => {
-                StatementKind::TransactionControl { action: TransactionAction::SetCharacteristics }
-            }
-            NodeEnum::ListenStmt(listen) => StatementKind::Listen { channel: listen.conditionname.clone() },
-            NodeEnum::NotifyStmt(notify) => StatementKind::Notify { channel: notify.conditionname.clone() },
+            NodeEnum::TransactionStmt(transaction) => StatementKind::TransactionControl {
+                action: transaction_action(transaction.kind)?,
+            },
+            NodeEnum::ConstraintsSetStmt(_) => StatementKind::TransactionControl {
+                action: TransactionAction::SetCharacteristics,
+            },
+            NodeEnum::ListenStmt(listen) => StatementKind::Listen {
+                channel: listen.conditionname.clone(),
+            },
+            NodeEnum::NotifyStmt(notify) => StatementKind::Notify {
+                channel: notify.conditionname.clone(),
+            },
             NodeEnum::UnlistenStmt(unlisten) => {
-                let channel = (!unlisten.conditionname.is_empty()).then(|| unlisten.conditionname.clone());
+                let channel =
+                    (!unlisten.conditionname.is_empty()).then(|| unlisten.conditionname.clone());
                 StatementKind::Unlisten { channel }
             }
-            NodeEnum::LoadStmt(load) => StatementKind::Load { file: load.filename.clone() },
-            NodeEnum::DoStmt(block) => StatementKind::DoBlock { language: do_language(&block.args) },
+            NodeEnum::LoadStmt(load) => StatementKind::Load {
+                file: load.filename.clone(),
+            },
+            NodeEnum::DoStmt(block) => StatementKind::DoBlock {
+                language: do_language(&block.args),
+            },
             NodeEnum::CallStmt(call) => {
-                let function = call.funccall.as_deref().ok_or_else(|| AnalysisError::unsupported("CALL without a procedure"))?;
-                let node = Node { node: Some(NodeEnum::FuncCall(Box::new(function.clone()))) };
+                let function = call
+                    .funccall
+                    .as_deref()
+                    .ok_or_else(|| AnalysisError::unsupported("CALL without a procedure"))?;
+                let node = Node {
+                    node: Some(NodeEnum::FuncCall(Box::new(function.clone()))),
+                };
                 self.expr(&node, &Scope::new(None, false))?;
                 StatementKind::Call
             }
             NodeEnum::AlterSystemStmt(alter) => {
                 let set = alter.setstmt.as_ref();
-                let name = set.filter(|set| !set.name.is_empty()).map(|set| set.name.clone());
+                let name = set
+                    .filter(|set| !set.name.is_empty())
+                    .map(|set| set.name.clone());
                 StatementKind::AlterSystem { name }
             }
-            NodeEnum::CreateExtensionStmt(extension) => StatementKind::CreateExtension { name: extension.extname.clone() },
+            NodeEnum::CreateExtensionStmt(extension) => StatementKind::CreateExtension {
+                name: extension.extname.clone(),
+            },
             NodeEnum::CheckPointStmt(_) => utility_named("CHECKPOINT"),
             NodeEnum::DiscardStmt(discard) => {
                 let kind = utility_named("DISCARD");
@@ -83,14 +111,24 @@ impl<'c> Analyzer<'c> {
         Ok(Analyzed::new(kind))
     }
 
-    /// COPY. Server-side files and programs are their own kinds; the relation or
-    /// query is analyzed in every case.
+    /// Analyzes COPY. Server-side files and programs are kinds of their own,
+    /// and the relation or query is analyzed in every case.
     fn copy(&mut self, copy: &CopyStmt) -> Result<Analyzed, AnalysisError> {
-        let direction = if copy.is_from { CopyDirection::From } else { CopyDirection::To };
+        let direction = if copy.is_from {
+            CopyDirection::From
+        } else {
+            CopyDirection::To
+        };
         let kind = if copy.is_program {
-            StatementKind::CopyProgram { direction, command: copy.filename.clone() }
+            StatementKind::CopyProgram {
+                direction,
+                command: copy.filename.clone(),
+            }
         } else if !copy.filename.is_empty() {
-            StatementKind::CopyFile { direction, path: copy.filename.clone() }
+            StatementKind::CopyFile {
+                direction,
+                path: copy.filename.clone(),
+            }
         } else if copy.is_from {
             StatementKind::CopyFrom
         } else {
@@ -99,38 +137,62 @@ impl<'c> Analyzer<'c> {
 
         if let Some(query) = copy.query.as_deref() {
             let inner = self.statement(inner_opt(Some(query), "COPY query")?)?;
-            return Ok(Analyzed { kind, rows: inner.rows, returning: false, effect: None });
+            return Ok(Analyzed {
+                kind,
+                rows: inner.rows,
+                returning: false,
+                effect: None,
+            });
         }
-        let range = copy.relation.as_ref().ok_or_else(|| AnalysisError::unsupported("COPY without a table or query"))?;
-        let access = if copy.is_from { Access::Insert } else { Access::Read };
+        let range = copy
+            .relation
+            .as_ref()
+            .ok_or_else(|| AnalysisError::unsupported("COPY without a table or query"))?;
+        let access = if copy.is_from {
+            Access::Insert
+        } else {
+            Access::Read
+        };
         let item = self.range_var_item(range, &Scope::new(None, false), access)?;
         let names = string_list(&copy.attlist)?;
         let mut rows = Vec::new();
         let mut scope = Scope::new(None, false);
         scope.items.push(item);
         for name in &names {
-            rows.push(OutCol::new(*name, scope.resolve_name(name, &mut self.facts)?));
+            rows.push(OutCol::new(
+                *name,
+                scope.resolve_name(name, &mut self.facts)?,
+            ));
         }
         if names.is_empty() {
             rows = self.target_list(&[star_target()], &scope)?;
         }
         if copy.is_from {
             for row in &rows {
-                self.facts.record_one(&row.lineage, ColumnUsage::WriteTarget);
+                self.facts
+                    .record_one(&row.lineage, ColumnUsage::WriteTarget);
             }
             self.clause(copy.where_clause.as_deref(), &scope, ColumnUsage::Filter)?;
             rows.clear();
         }
-        Ok(Analyzed { kind, rows, returning: false, effect: None })
+        Ok(Analyzed {
+            kind,
+            rows,
+            returning: false,
+            effect: None,
+        })
     }
 
-    /// EXPLAIN: the inner statement's facts without its result, which EXPLAIN
-    /// does not send; the result is the plan text.
+    /// Analyzes EXPLAIN: the inner statement's facts without its result, which
+    /// EXPLAIN does not send. The result is the plan text.
     fn explain(&mut self, explain: &ExplainStmt) -> Result<Analyzed, AnalysisError> {
         let inner = self.statement(inner_opt(explain.query.as_deref(), "EXPLAIN query")?)?;
         let analyze = explain_analyzes(&explain.options)?;
         Ok(Analyzed {
-            kind: StatementKind::Explain { analyze, statement: Box::new(inner.kind) },
+            kind: StatementKind::Explain {
+                analyze,
+                statement: Box::new(inner.kind),
+            },
             rows: vec![OutCol::new("QUERY PLAN", Lineage::constant())],
             returning: false,
             effect: None,
@@ -138,21 +200,38 @@ impl<'c> Analyzer<'c> {
     }
 }
 
-fn with_effect(kind: StatementKind, effect: SessionEffect) -> Analyzed {
-    Analyzed { effect: Some(effect), ..Analyzed::new(kind) }
+pub(super) fn with_effect(kind: StatementKind, effect: SessionEffect) -> Analyzed {
+    Analyzed {
+        effect: Some(effect),
+        ..Analyzed::new(kind)
+    }
 }
 
 fn utility_named(name: &str) -> StatementKind {
-    StatementKind::Utility { name: name.to_owned() }
+    StatementKind::Utility {
+        name: name.to_owned(),
+    }
 }
 
 /// Builds a `*` select-list item, for COPY without a column list.
 fn star_target() -> Node {
-    let star = Node { node: Some(NodeEnum::AStar(pg_query::protobuf::AStar {})) };
-    let column = pg_query::protobuf::ColumnRef { fields: vec![star], location: 0 };
-    let value = Node { node: Some(NodeEnum::ColumnRef(column)) };
-    let target = pg_query::protobuf::ResTarget { val: Some(Box::new(value)), ..Default::default() };
-    Node { node: Some(NodeEnum::ResTarget(Box::new(target))) }
+    let star = Node {
+        node: Some(NodeEnum::AStar(pg_query::protobuf::AStar {})),
+    };
+    let column = pg_query::protobuf::ColumnRef {
+        fields: vec![star],
+        location: 0,
+    };
+    let value = Node {
+        node: Some(NodeEnum::ColumnRef(column)),
+    };
+    let target = pg_query::protobuf::ResTarget {
+        val: Some(Box::new(value)),
+        ..Default::default()
+    };
+    Node {
+        node: Some(NodeEnum::ResTarget(Box::new(target))),
+    }
 }
 
 /// Returns whether EXPLAIN's options turn ANALYZE on. Any value other than an
@@ -161,7 +240,9 @@ fn explain_analyzes(options: &[Node]) -> Result<bool, AnalysisError> {
     let mut analyze = false;
     for option in options {
         let Some(NodeEnum::DefElem(option)) = &option.node else {
-            return Err(AnalysisError::unsupported("an EXPLAIN option that is not a name"));
+            return Err(AnalysisError::unsupported(
+                "an EXPLAIN option that is not a name",
+            ));
         };
         if option.defname == "analyze" {
             analyze = !option_is_false(option.arg.as_deref());
@@ -194,8 +275,11 @@ fn do_language(args: &[Node]) -> String {
 }
 
 fn transaction_action(kind: i32) -> Result<TransactionAction, AnalysisError> {
-    let action = match TransactionStmtKind::try_from(kind).unwrap_or(TransactionStmtKind::Undefined) {
-        TransactionStmtKind::TransStmtBegin | TransactionStmtKind::TransStmtStart => TransactionAction::Begin,
+    let action = match TransactionStmtKind::try_from(kind).unwrap_or(TransactionStmtKind::Undefined)
+    {
+        TransactionStmtKind::TransStmtBegin | TransactionStmtKind::TransStmtStart => {
+            TransactionAction::Begin
+        }
         TransactionStmtKind::TransStmtCommit => TransactionAction::Commit,
         TransactionStmtKind::TransStmtRollback => TransactionAction::Rollback,
         TransactionStmtKind::TransStmtSavepoint => TransactionAction::Savepoint,
@@ -204,89 +288,11 @@ fn transaction_action(kind: i32) -> Result<TransactionAction, AnalysisError> {
         TransactionStmtKind::TransStmtPrepare => TransactionAction::PrepareTransaction,
         TransactionStmtKind::TransStmtCommitPrepared => TransactionAction::CommitPrepared,
         TransactionStmtKind::TransStmtRollbackPrepared => TransactionAction::RollbackPrepared,
-        TransactionStmtKind::Undefined => return Err(AnalysisError::unsupported("an unknown transaction statement")),
+        TransactionStmtKind::Undefined => {
+            return Err(AnalysisError::unsupported(
+                "an unknown transaction statement",
+            ))
+        }
     };
     Ok(action)
-}
-
-fn variable_show(name: &str) -> Analyzed {
-    let name = name.to_ascii_lowercase();
-    let column = if name == "all" { "name" } else { name.as_str() };
-    let rows = vec![OutCol::new(column, Lineage::constant())];
-    let setting = (name != "all").then(|| name.clone());
-    let kind = StatementKind::SessionSetting { action: SettingAction::Show, name: setting, local: false };
-    Analyzed { rows, ..Analyzed::new(kind) }
-}
-
-/// SET and RESET. `SET SCHEMA 'x'` arrives as `search_path`.
-fn variable_set(set: &VariableSetStmt) -> Result<Analyzed, AnalysisError> {
-    let kind = VariableSetKind::try_from(set.kind).unwrap_or(VariableSetKind::Undefined);
-    let name = set.name.to_ascii_lowercase();
-    let local = set.is_local;
-    let action = match kind {
-        VariableSetKind::VarSetValue | VariableSetKind::VarSetCurrent => SettingAction::Set,
-        VariableSetKind::VarSetDefault | VariableSetKind::VarReset | VariableSetKind::VarResetAll => SettingAction::Reset,
-        VariableSetKind::VarSetMulti => {
-            return Ok(Analyzed::new(StatementKind::TransactionControl { action: TransactionAction::SetCharacteristics }))
-        }
-        VariableSetKind::Undefined => return Err(AnalysisError::unsupported("an unknown SET form")),
-    };
-    if kind == VariableSetKind::VarResetAll {
-        let kind = StatementKind::SessionSetting { action, name: None, local };
-        return Ok(with_effect(kind, SessionEffect::ResetAll));
-    }
-    let statement = match name.as_str() {
-        "role" => StatementKind::SetRole,
-        "session_authorization" => StatementKind::SetSessionAuthorization,
-        _ => StatementKind::SessionSetting { action, name: Some(name.clone()), local },
-    };
-    let effect = match (name.as_str(), kind) {
-        ("search_path", VariableSetKind::VarSetValue) => {
-            Some(SessionEffect::SetSearchPath { schemas: setting_values(&set.args)?, local })
-        }
-        ("search_path", VariableSetKind::VarSetDefault | VariableSetKind::VarReset) => {
-            Some(SessionEffect::ResetSearchPath { local })
-        }
-        ("standard_conforming_strings", VariableSetKind::VarSetValue) => {
-            Some(SessionEffect::SetStandardConformingStrings { on: boolean_setting(&set.args)?, local })
-        }
-        ("standard_conforming_strings", VariableSetKind::VarSetDefault | VariableSetKind::VarReset) => {
-            Some(SessionEffect::SetStandardConformingStrings { on: true, local })
-        }
-        _ => None,
-    };
-    Ok(Analyzed { effect, ..Analyzed::new(statement) })
-}
-
-/// Returns the values of `SET name TO a, b`. Identifiers and strings both arrive as string constants.
-fn setting_values(args: &[Node]) -> Result<Vec<String>, AnalysisError> {
-    args.iter()
-        .map(|arg| match arg.node.as_ref() {
-            Some(NodeEnum::AConst(constant)) => match &constant.val {
-                Some(pg_query::protobuf::a_const::Val::Sval(text)) => Ok(text.sval.clone()),
-                _ => Err(AnalysisError::unsupported("a search_path entry that is not a name")),
-            },
-            _ => Err(AnalysisError::unsupported("a search_path entry that is not a name")),
-        })
-        .collect()
-}
-
-/// Reads a boolean parameter value as PostgreSQL's `parse_bool` does.
-fn boolean_setting(args: &[Node]) -> Result<bool, AnalysisError> {
-    let values = setting_values(args).unwrap_or_default();
-    let value = match values.as_slice() {
-        [value] => value.to_ascii_lowercase(),
-        _ => match args.first().and_then(|arg| arg.node.as_ref()) {
-            Some(NodeEnum::AConst(constant)) => match &constant.val {
-                Some(pg_query::protobuf::a_const::Val::Ival(number)) => number.ival.to_string(),
-                _ => String::new(),
-            },
-            _ => String::new(),
-        },
-    };
-    match value.as_str() {
-        "on" | "true" | "yes" | "1" | "t" | "y" => Ok(true),
-        "off" | "false" | "no" | "0" | "f" | "n" => Ok(false),
-        _ => Err(AnalysisError::invalid("standard_conforming_strings requires a Boolean value")),
-    }
 }

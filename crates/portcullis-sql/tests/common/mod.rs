@@ -5,10 +5,20 @@
 use std::sync::Arc;
 
 use portcullis_sql::{
-    analyze, AnalysisContext, AnalysisError, Catalog, ColumnName, ColumnUsage, OutputSource, StatementFacts,
+    analyze, AnalysisContext, AnalysisError, Catalog, ColumnName, ColumnUsage, OutputSource,
+    StatementFacts,
 };
 
-pub const PATIENTS: &[&str] = &["id", "mrn", "first_name", "last_name", "dob", "ssn", "zip", "department_id"];
+pub const PATIENTS: &[&str] = &[
+    "id",
+    "mrn",
+    "first_name",
+    "last_name",
+    "dob",
+    "ssn",
+    "zip",
+    "department_id",
+];
 
 /// Builds the test catalog. Schema public has patients, encounters,
 /// clinical_notes, claims, departments, pgbench_accounts, the view
@@ -17,11 +27,34 @@ pub const PATIENTS: &[&str] = &["id", "mrn", "first_name", "last_name", "dob", "
 pub fn catalog() -> Catalog {
     let mut catalog = Catalog::new(1);
     catalog.add_table("public", "patients", PATIENTS);
-    catalog.add_table("public", "encounters", &["id", "patient_id", "department_id", "admitted_at", "reason"]);
-    catalog.add_table("public", "clinical_notes", &["id", "patient_id", "note_type", "body"]);
-    catalog.add_table("public", "claims", &["id", "patient_id", "encounter_id", "amount", "diagnosis_code", "status"]);
+    catalog.add_table(
+        "public",
+        "encounters",
+        &["id", "patient_id", "department_id", "admitted_at", "reason"],
+    );
+    catalog.add_table(
+        "public",
+        "clinical_notes",
+        &["id", "patient_id", "note_type", "body"],
+    );
+    catalog.add_table(
+        "public",
+        "claims",
+        &[
+            "id",
+            "patient_id",
+            "encounter_id",
+            "amount",
+            "diagnosis_code",
+            "status",
+        ],
+    );
     catalog.add_table("public", "departments", &["id", "name"]);
-    catalog.add_table("public", "pgbench_accounts", &["aid", "bid", "abalance", "filler"]);
+    catalog.add_table(
+        "public",
+        "pgbench_accounts",
+        &["aid", "bid", "abalance", "filler"],
+    );
     catalog.add_view(
         "public",
         "patient_directory",
@@ -69,8 +102,13 @@ pub fn column_key(column: &ColumnName) -> String {
 
 /// Returns the usages of one column, or an empty list when the column is not used.
 pub fn usages(facts: &StatementFacts, key: &str) -> Vec<ColumnUsage> {
-    let found = facts.columns.iter().find(|column| column_key(&column.column) == key);
-    found.map(|column| column.usages.iter().collect()).unwrap_or_default()
+    let found = facts
+        .columns
+        .iter()
+        .find(|column| column_key(&column.column) == key);
+    found
+        .map(|column| column.usages.iter().collect())
+        .unwrap_or_default()
 }
 
 /// Formats the output columns compactly: `name=t.c` passthrough, `name~t.c+t.d`
@@ -81,10 +119,18 @@ pub fn outputs(facts: &StatementFacts) -> Vec<String> {
         .iter()
         .map(|output| match &output.source {
             OutputSource::Passthrough { columns } => format!("{}={}", output.name, keys(columns)),
-            OutputSource::Computed { depends_on } => format!("{}~{}", output.name, keys(depends_on)),
+            OutputSource::Computed { depends_on } => {
+                format!("{}~{}", output.name, keys(depends_on))
+            }
             OutputSource::Unlisted => format!("{}?", output.name),
             OutputSource::UnlistedStar { relation } => {
-                format!("*?{}", relation.as_ref().map(ToString::to_string).unwrap_or_default())
+                format!(
+                    "*?{}",
+                    relation
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                )
             }
         })
         .collect()
@@ -100,8 +146,16 @@ pub fn relations(facts: &StatementFacts) -> Vec<String> {
         .relations
         .iter()
         .map(|relation| {
-            let access: Vec<String> = relation.access.iter().map(|access| format!("{access:?}").to_lowercase()).collect();
-            let via = relation.via_view.as_ref().map(|view| format!("@{view}")).unwrap_or_default();
+            let access: Vec<String> = relation
+                .access
+                .iter()
+                .map(|access| format!("{access:?}").to_lowercase())
+                .collect();
+            let via = relation
+                .via_view
+                .as_ref()
+                .map(|view| format!("@{view}"))
+                .unwrap_or_default();
             format!("{}:{}{}", relation.relation, access.join(","), via)
         })
         .collect()
@@ -110,13 +164,20 @@ pub fn relations(facts: &StatementFacts) -> Vec<String> {
 /// Returns the `type` tag of the statement kind, e.g. `select`, `copy_to`.
 pub fn kind_tag(facts: &StatementFacts) -> String {
     let value = serde_json::to_value(&facts.kind).unwrap_or_default();
-    value.get("type").and_then(|tag| tag.as_str()).unwrap_or_default().to_owned()
+    value
+        .get("type")
+        .and_then(|tag| tag.as_str())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 pub fn function_names(facts: &StatementFacts) -> Vec<String> {
-    let names = facts.functions.iter().map(|function| match &function.schema {
-        Some(schema) => format!("{schema}.{}", function.name),
-        None => function.name.clone(),
-    });
+    let names = facts
+        .functions
+        .iter()
+        .map(|function| match &function.schema {
+            Some(schema) => format!("{schema}.{}", function.name),
+            None => function.name.clone(),
+        });
     names.collect()
 }
