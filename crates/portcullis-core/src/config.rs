@@ -51,6 +51,8 @@ pub struct Config {
     /// Upstream PostgreSQL servers by target name.
     #[serde(default)]
     pub targets: BTreeMap<String, TargetConfig>,
+    #[serde(default)]
+    pub policy: PolicyConfig,
     /// Directory the file was loaded from; relative paths resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -238,6 +240,16 @@ impl Default for LogConfig {
             level: "info".to_string(),
         }
     }
+}
+
+/// `[policy]`: per-statement least privilege.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// Directory of Cedar policies (`*.cedar`), PHI catalogs (`catalogs/TARGET.toml`)
+    /// and `guardrails.toml`. Without it, every statement of a user allowed to connect
+    /// (`targets.NAME.allowed_roles`) is permitted.
+    pub dir: Option<PathBuf>,
 }
 
 /// Whether clients may connect without TLS.

@@ -1,9 +1,13 @@
 //! The request context: facts about the session at the time of a request.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
-use cedar_policy::{Context, RestrictedExpression};
+use cedar_policy::{Context, EntityUid, RestrictedExpression};
 use serde::Serialize;
+
+use crate::action::Action;
+use crate::explain::CheckResult;
 
 /// What the gateway knows about the session when a statement arrives. The
 /// `hour` and `statement_kind` attributes of the Cedar context are derived.
@@ -78,5 +82,54 @@ impl ContextFingerprint {
             && self.via_jit == context.via_jit
             && self.via_break_glass == context.via_break_glass
             && self.volatile.is_none_or(|pair| pair == (context.now, context.mfa_age_seconds))
+    }
+}
+
+/// Cedar contexts and authorization results of one session, valid for one
+/// request context and dropped when it changes (at least every second, with
+/// `now`). Building a context parses the IP address and costs about as much as
+/// three authorization requests; a result is reused by later statements of the
+/// same kind that check the same action on the same resource.
+///
+/// Cedar is deterministic: the same principal, action, resource, context,
+/// policies and entities give the same response. The session drops the results
+/// whenever it adds entities, and the policies and principal change only with a
+/// new session state.
+#[derive(Default)]
+pub(crate) struct RequestCache {
+    request: Option<RequestContext>,
+    contexts: HashMap<&'static str, Context>,
+    results: HashMap<(&'static str, Action, EntityUid), CheckResult>,
+}
+
+impl RequestCache {
+    /// Returns the Cedar context of `request` for a statement of `statement_kind`.
+    pub(crate) fn context(&mut self, request: &RequestContext, statement_kind: &'static str) -> Result<Context, String> {
+        if self.request.as_ref() != Some(request) {
+            self.contexts.clear();
+            self.results.clear();
+            self.request = Some(request.clone());
+        }
+        if let Some(context) = self.contexts.get(statement_kind) {
+            return Ok(context.clone());
+        }
+        let context = request.to_cedar(statement_kind)?;
+        self.contexts.insert(statement_kind, context.clone());
+        Ok(context)
+    }
+
+    /// Returns a stored result for the current request context.
+    pub(crate) fn result(&self, statement_kind: &'static str, action: Action, resource: &EntityUid) -> Option<CheckResult> {
+        self.results.get(&(statement_kind, action, resource.clone())).cloned()
+    }
+
+    /// Stores a result for the current request context.
+    pub(crate) fn store(&mut self, statement_kind: &'static str, action: Action, resource: &EntityUid, result: &CheckResult) {
+        self.results.insert((statement_kind, action, resource.clone()), result.clone());
+    }
+
+    /// Drops every stored result, because the entities changed.
+    pub(crate) fn clear_results(&mut self) {
+        self.results.clear();
     }
 }

@@ -6,6 +6,7 @@
 //! even after a denial, so an explanation lists every reason; the decision's
 //! reason is the first.
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::mem;
 
@@ -14,7 +15,7 @@ use portcullis_mask::MaskMethod;
 use portcullis_sql::{ColumnName, ColumnUsage, OutputSource, StatementFacts, StatementKind, UsageSet};
 
 use crate::action::{kind_tag, target_actions, Action};
-use crate::context::RequestContext;
+use crate::context::{RequestCache, RequestContext};
 use crate::decision::{Decision, DenyReason, MaskPlan, MaskedColumn, Outcome};
 use crate::entities::{column_entity, function_entity, schema_entity, table_entity, TableResource, TargetResource};
 use crate::explain::{
@@ -31,6 +32,7 @@ use crate::setting::protected_setting;
 /// (system catalogs, relations a DDL statement creates, system columns).
 pub(crate) struct SessionEntities {
     pub entities: Entities,
+    pub requests: RefCell<RequestCache>,
     pub extra_schemas: HashSet<String>,
     pub extra_tables: HashMap<String, HashMap<String, TableResource>>,
     pub extra_functions: HashMap<String, EntityUid>,
@@ -46,6 +48,12 @@ pub(crate) struct Evaluator<'a> {
     pub policies: &'a [PolicySet],
     pub session: &'a mut SessionEntities,
     pub guardrails: &'a Guardrails,
+}
+
+/// The statement kind and Cedar context the checks of one statement share.
+struct Ask {
+    kind: &'static str,
+    context: Context,
 }
 
 /// Usages in the order a denial message names them: the most telling first.
@@ -114,8 +122,8 @@ impl Evaluator<'_> {
             decision.errors.push(message);
             empty_explanation(facts, kind, decision)
         };
-        let context = match request.to_cedar(kind) {
-            Ok(context) => context,
+        let context = match self.session.requests.get_mut().context(request, kind) {
+            Ok(context) => Ask { kind, context },
             Err(message) => return failed(format!("cannot build the request context: {message}")),
         };
         if let Err(message) = self.add_missing_entities(facts) {
@@ -145,8 +153,8 @@ impl Evaluator<'_> {
     /// Decides the `connect` action on the target.
     pub(crate) fn connect(&mut self, request: &RequestContext) -> (Decision, CheckResult) {
         let hash = self.snapshot.hash.clone();
-        let context = match request.to_cedar("") {
-            Ok(context) => context,
+        let context = match self.session.requests.get_mut().context(request, "") {
+            Ok(context) => Ask { kind: "", context },
             Err(message) => {
                 let mut decision = Decision::denied("connect", DenyReason::SessionInvalid { message: message.clone() }, hash);
                 decision.errors.push(message);
@@ -176,7 +184,7 @@ impl Evaluator<'_> {
         (decision, result)
     }
 
-    fn authorize(&self, action: Action, resource: &EntityUid, context: &Context) -> CheckResult {
+    fn authorize(&self, action: Action, resource: &EntityUid, ask: &Ask) -> CheckResult {
         let index = action as usize;
         let (Some(action_uid), Some(policies)) = (self.snapshot.resources.actions.get(index), self.policies.get(index)) else {
             return CheckResult { allowed: false, policies: Vec::new(), errors: vec![format!("unknown action {action}")] };
@@ -185,7 +193,10 @@ impl Evaluator<'_> {
             // No policy can permit it: Cedar's default deny, without building a request.
             return CheckResult::default();
         }
-        let request = Request::new(self.principal.clone(), action_uid.clone(), resource.clone(), context.clone(), None);
+        if let Some(result) = self.session.requests.borrow().result(ask.kind, action, resource) {
+            return result;
+        }
+        let request = Request::new(self.principal.clone(), action_uid.clone(), resource.clone(), ask.context.clone(), None);
         let request = match request {
             Ok(request) => request,
             Err(error) => return CheckResult { allowed: false, policies: Vec::new(), errors: vec![error.to_string()] },
@@ -196,10 +207,12 @@ impl Evaluator<'_> {
         let mut policies: Vec<String> = diagnostics.reason().map(ToString::to_string).collect();
         policies.sort_unstable();
         let allowed = response.decision() == CedarDecision::Allow && errors.is_empty();
-        CheckResult { allowed, policies, errors }
+        let result = CheckResult { allowed, policies, errors };
+        self.session.requests.borrow_mut().store(ask.kind, action, resource, &result);
+        result
     }
 
-    fn check_statement(&self, facts: &StatementFacts, context: &Context, trace: &mut Trace) {
+    fn check_statement(&self, facts: &StatementFacts, ask: &Ask, trace: &mut Trace) {
         if let StatementKind::SessionSetting { action, name, .. } = &facts.kind {
             if let Some(protected) = protected_setting(*action, name.as_deref()) {
                 trace.explanation.statement_checks.push(TargetCheck {
@@ -216,7 +229,7 @@ impl Evaluator<'_> {
         let has_access = |access| facts.relations.iter().any(|relation| relation.access.contains(&access));
         target_actions(&facts.kind, &has_access, &mut actions);
         for action in actions {
-            let result = self.authorize(action, &self.target.uid, context);
+            let result = self.authorize(action, &self.target.uid, ask);
             if !trace.record(&result) {
                 let reason = if result.errors.is_empty() {
                     DenyReason::StatementDenied { action, kind: trace.explanation.kind }
@@ -229,7 +242,7 @@ impl Evaluator<'_> {
         }
     }
 
-    fn check_relations(&self, facts: &StatementFacts, context: &Context, trace: &mut Trace) {
+    fn check_relations(&self, facts: &StatementFacts, ask: &Ask, trace: &mut Trace) {
         for relation in &facts.relations {
             let name = relation.relation.to_string();
             let uid = self.table_uid(&relation.relation.schema, &relation.relation.name);
@@ -241,7 +254,7 @@ impl Evaluator<'_> {
                     continue;
                 }
                 let result = match uid {
-                    Some(uid) => self.authorize(action, uid, context),
+                    Some(uid) => self.authorize(action, uid, ask),
                     None => missing_entity(&name),
                 };
                 if !trace.record(&result) {
@@ -258,7 +271,7 @@ impl Evaluator<'_> {
         }
     }
 
-    fn check_functions(&self, facts: &StatementFacts, context: &Context, trace: &mut Trace) {
+    fn check_functions(&self, facts: &StatementFacts, ask: &Ask, trace: &mut Trace) {
         for function in &facts.functions {
             let Some(group) = guarded_function(&function.name) else {
                 continue;
@@ -268,7 +281,7 @@ impl Evaluator<'_> {
                 None => function.name.clone(),
             };
             let result = match self.function_uid(&function.name) {
-                Some(uid) => self.authorize(Action::CallFunction, uid, context),
+                Some(uid) => self.authorize(Action::CallFunction, uid, ask),
                 None => missing_entity(&written),
             };
             if !trace.record(&result) {
@@ -286,7 +299,7 @@ impl Evaluator<'_> {
     fn check_columns<'f>(
         &self,
         facts: &'f StatementFacts,
-        context: &Context,
+        ask: &Ask,
         trace: &mut Trace,
     ) -> HashMap<&'f ColumnName, ColumnStatus> {
         let mut statuses = HashMap::with_capacity(facts.columns.len());
@@ -301,7 +314,7 @@ impl Evaluator<'_> {
             }
 
             let result = match self.column_uid(&column.column) {
-                Some(uid) => self.authorize(Action::Read, uid, context),
+                Some(uid) => self.authorize(Action::Read, uid, ask),
                 None => missing_entity(&name),
             };
             let status = if trace.record(&result) { self.mask_status(&result) } else { ColumnStatus::Denied };
@@ -424,6 +437,7 @@ impl Evaluator<'_> {
         match entities.add_entities(added, Some(&self.snapshot.schema)) {
             Ok(entities) => {
                 self.session.entities = entities;
+                self.session.requests.get_mut().clear_results();
                 Ok(())
             }
             Err(error) => {

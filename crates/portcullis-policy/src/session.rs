@@ -1,6 +1,7 @@
 //! Per-session deciding: the principal's entities, built once, and caches of
 //! analyses and decisions keyed by message text.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use cedar_policy::{EntityUid, PolicySet};
 use portcullis_sql::{AnalysisContext, StatementCache, StatementFacts, MAX_CACHED_SQL_BYTES};
 
 use crate::action::reads_session_statements;
-use crate::context::{ContextFingerprint, RequestContext};
+use crate::context::{ContextFingerprint, RequestCache, RequestContext};
 use crate::decision::{Decision, DenyReason, MessageDecision, Outcome};
 use crate::engine::PolicyEngine;
 use crate::entities::{session_entities, Principal};
@@ -264,6 +265,7 @@ fn build_state(snapshot: &PolicySnapshot, principal: &Principal, target: &str) -
         policies,
         entities: SessionEntities {
             entities,
+            requests: RefCell::new(RequestCache::default()),
             extra_schemas: HashSet::new(),
             extra_tables: HashMap::new(),
             extra_functions: HashMap::new(),

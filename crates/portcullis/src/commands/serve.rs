@@ -51,7 +51,17 @@ pub async fn run(context: Context) -> Result<()> {
     let api_tls = config.api.tls.then(|| server_tls.clone());
     let api_task = tokio::spawn(portcullis_api::serve(api_listener, api_tls, api_state, api_handle.clone()));
     let postgres = if config.postgres.enabled {
+        let policy = crate::gateway::load_policy(config, &context.master_key).await?;
+        if let Some(policy) = &policy {
+            audit
+                .append(
+                    AuditEvent::new(event_types::POLICY_RELOADED, "policy set loaded", Outcome::Success)
+                        .meta("policy_sha256", policy.engine.policy_hash()),
+                )
+                .await?;
+        }
         let parts = crate::gateway::FrontEndParts {
+            policy,
             config: std::sync::Arc::new(config.clone()),
             store: store.clone(),
             accounts: accounts.clone(),

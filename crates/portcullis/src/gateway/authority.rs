@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use super::events::SessionOwners;
+use super::policy_runtime::PolicyRuntime;
 use super::targets::resolve_store_target;
 
 /// Decides sessions from the state store and records them in the audit log.
@@ -28,6 +29,8 @@ pub struct GatewayAuthority {
     pub audit: AuditLog,
     pub master_key: MasterKey,
     pub owners: SessionOwners,
+    /// Per-statement policy, when `[policy] dir` is set.
+    pub policy: Option<Arc<PolicyRuntime>>,
 }
 
 #[async_trait]
@@ -94,12 +97,26 @@ impl Authority for GatewayAuthority {
         let target = self.resolve_target(&request.target).await?;
         let roles = self.store.list_user_roles(user.id).await.map_err(unavailable)?;
         let role_names: Vec<String> = roles.iter().map(|membership| membership.role.name.to_string()).collect();
-        if !self.may_connect(&request.target, &role_names) {
-            return Err(Denial::NotPermitted(format!(
-                "user {} holds none of the roles allowed on target {}",
-                user.name, request.target
-            )));
-        }
+        let statement_check: Arc<dyn portcullis_pg::StatementCheck> = match &self.policy {
+            Some(policy) => {
+                let principal = portcullis_policy::Principal {
+                    user: user.name.to_string(),
+                    department: user.department.clone().unwrap_or_default(),
+                    job_role: user.job_role.clone().unwrap_or_default(),
+                    roles: role_names.clone(),
+                };
+                policy.session_check(principal, &request, token.expires_at)?
+            }
+            None => {
+                if !self.may_connect(&request.target, &role_names) {
+                    return Err(Denial::NotPermitted(format!(
+                        "user {} holds none of the roles allowed on target {}",
+                        user.name, request.target
+                    )));
+                }
+                Arc::new(AllowAll)
+            }
+        };
 
         let mut upstream_settings = vec![("portcullis.user_id".to_string(), user.id.to_string())];
         upstream_settings.push(("portcullis.user".to_string(), user.name.to_string()));
@@ -113,7 +130,7 @@ impl Authority for GatewayAuthority {
             },
             target,
             upstream_settings,
-            statement_check: Arc::new(AllowAll),
+            statement_check,
         })
     }
 
@@ -145,7 +162,7 @@ impl GatewayAuthority {
     }
 }
 
-fn config_target(config: &Config, name: &str, target: &TargetConfig) -> Result<UpstreamTarget, Denial> {
+pub(super) fn config_target(config: &Config, name: &str, target: &TargetConfig) -> Result<UpstreamTarget, Denial> {
     let password = target_password(target)
         .map_err(|message| Denial::Unavailable(AuthorityError(format!("target {name}: {message}"))))?;
     let tls = match target.tls {

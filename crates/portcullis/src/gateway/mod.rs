@@ -2,7 +2,10 @@
 //! the store-backed authority, and the audit mapping of session events.
 
 mod authority;
+mod catalog;
 mod events;
+mod policy;
+pub mod policy_runtime;
 pub mod revocation;
 pub mod targets;
 
@@ -35,6 +38,7 @@ pub struct FrontEndParts {
     pub audit: AuditLog,
     pub master_key: MasterKey,
     pub tls: Arc<rustls::ServerConfig>,
+    pub policy: Option<Arc<policy_runtime::PolicyRuntime>>,
 }
 
 /// Binds `[postgres].listen` and builds the gateway.
@@ -66,6 +70,7 @@ pub async fn bind(parts: FrontEndParts) -> Result<PostgresFrontEnd> {
         audit: parts.audit,
         master_key: parts.master_key,
         owners: Default::default(),
+        policy: parts.policy,
     });
     let gateway = PgGateway::new(listener_config, authority).context("configuring the PostgreSQL listener")?;
     let listener = tokio::net::TcpListener::bind(postgres.listen)
@@ -79,4 +84,22 @@ pub async fn bind(parts: FrontEndParts) -> Result<PostgresFrontEnd> {
         address,
         registry,
     })
+}
+
+/// Loads the policy engine when `[policy] dir` is set, reading every configured
+/// target's tables first.
+pub async fn load_policy(config: &Config, master_key: &MasterKey) -> Result<Option<Arc<policy_runtime::PolicyRuntime>>> {
+    let Some(dir) = &config.policy.dir else {
+        return Ok(None);
+    };
+    let dir = config.resolve(dir);
+    let mut targets = Vec::new();
+    for (name, target) in &config.targets {
+        let upstream = authority::config_target(config, name, target)
+            .map_err(|denial| anyhow::anyhow!("target {name}: {denial}"))?;
+        targets.push(catalog::read_target_tables(&upstream).await?);
+    }
+    let runtime = policy_runtime::PolicyRuntime::load(&dir, targets, master_key)?;
+    tracing::info!(dir = %dir.display(), policy_hash = %runtime.engine.policy_hash(), "policies loaded");
+    Ok(Some(Arc::new(runtime)))
 }

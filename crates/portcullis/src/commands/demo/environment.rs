@@ -11,6 +11,22 @@ use portcullis_cluster::Cluster;
 const SCHEMA_SQL: &str = include_str!("../../../demo/schema.sql");
 const DATA_SQL: &str = include_str!("../../../demo/data.sql");
 const RLS_SQL: &str = include_str!("../../../demo/rls.sql");
+const VIEWS_SQL: &str = include_str!("../../../../portcullis-policy/examples/demo/views.sql");
+
+/// The demo's Cedar policies, PHI catalog and guardrails, written into the gateway's
+/// `policies/` directory.
+const POLICY_FILES: [(&str, &str); 10] = [
+    ("common.cedar", include_str!("../../../../portcullis-policy/examples/demo/common.cedar")),
+    ("clinician.cedar", include_str!("../../../../portcullis-policy/examples/demo/clinician.cedar")),
+    ("billing.cedar", include_str!("../../../../portcullis-policy/examples/demo/billing.cedar")),
+    ("researcher.cedar", include_str!("../../../../portcullis-policy/examples/demo/researcher.cedar")),
+    ("dba.cedar", include_str!("../../../../portcullis-policy/examples/demo/dba.cedar")),
+    ("security_officer.cedar", include_str!("../../../../portcullis-policy/examples/demo/security_officer.cedar")),
+    ("emergency.cedar", include_str!("../../../../portcullis-policy/examples/demo/emergency.cedar")),
+    ("guardrails.toml", include_str!("../../../../portcullis-policy/examples/demo/guardrails.toml")),
+    ("catalogs/ehr.toml", include_str!("../../../../portcullis-policy/examples/demo/catalogs/ehr.toml")),
+    ("README", "Demo policies for the personas of `portcullis demo`; see docs/policy.md.\n"),
+];
 
 /// Name of the demo target; clients send it as the database name.
 pub const TARGET: &str = "ehr";
@@ -25,7 +41,16 @@ pub fn start_database(gateway_password: &str) -> Result<Cluster> {
     cluster.psql_script("ehr", DATA_SQL, &[])?;
     let options = format!("-c portcullis.gateway_password={gateway_password}");
     cluster.psql_script("ehr", RLS_SQL, &[("PGOPTIONS", options.as_str())])?;
+    cluster.psql_script("ehr", VIEWS_SQL, &[])?;
     Ok(cluster)
+}
+
+fn write_policies(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir.join("catalogs"))?;
+    for (name, text) in POLICY_FILES {
+        std::fs::write(dir.join(name), text).with_context(|| format!("writing policy file {name}"))?;
+    }
+    Ok(())
 }
 
 /// Ports and paths of the running gateway.
@@ -43,6 +68,7 @@ impl Gateway {
     /// created by `init`.
     pub fn configure(dir: &Path, api_port: u16, pg_port: u16, cluster: &Cluster) -> Result<Gateway> {
         let config = dir.join("portcullis.toml");
+        write_policies(&dir.join("policies"))?;
         let mut text = std::fs::read_to_string(&config)?;
         let default_listen = "listen = \"127.0.0.1:6432\"";
         if !text.contains(default_listen) {
@@ -53,7 +79,8 @@ impl Gateway {
             "\n[targets.{TARGET}]\nhost = \"127.0.0.1\"\nport = {}\ndatabase = \"ehr\"\nuser = \"portcullis_gateway\"\n\
              password_env = \"{TARGET_PASSWORD_ENV}\"\n\
              # The throwaway cluster runs on this host without TLS.\ntls = \"disable\"\n\
-             allowed_roles = [\"clinician\", \"billing\", \"researcher\", \"dba\", \"emergency\"]\n",
+             allowed_roles = [\"clinician\", \"billing\", \"researcher\", \"dba\", \"emergency\"]\n\n\
+             [policy]\ndir = \"policies\"\n",
             cluster.port()
         ));
         std::fs::write(&config, text)?;

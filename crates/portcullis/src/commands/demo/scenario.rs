@@ -131,12 +131,26 @@ pub fn steps() -> Vec<Step> {
         },
         Step {
             persona: "alice",
+            action: "reads her patients, SSN included",
+            sql: "SELECT mrn, first_name, last_name, ssn FROM patients ORDER BY id LIMIT 3",
+            expect: Expect::Rows { contains: &["****"], absent: &[] },
+            why: "Policy clinician.ssn-last-four lets clinicians see only the last four digits of an SSN; the gateway masked the column in every row.",
+        },
+        Step {
+            persona: "alice",
             action: "writes a progress note",
             sql: "INSERT INTO clinical_notes (encounter_id, author_staff_id, note_type, body, written_at) \
                   SELECT e.id, e.attending_staff_id, 'progress', 'Patient stable; continue current plan.', now() \
                   FROM encounters e ORDER BY e.id LIMIT 1",
             expect: Expect::Rows { contains: &[], absent: &[] },
-            why: "Clinicians may insert notes for encounters of their department.",
+            why: "Policy clinician.write-notes permits inserting notes; row-level security keeps them in her department.",
+        },
+        Step {
+            persona: "alice",
+            action: "tries to read psychotherapy notes",
+            sql: "SELECT body FROM clinical_notes WHERE note_type = 'psychotherapy' LIMIT 1",
+            expect: Expect::Refused { error: "permission denied by the gateway" },
+            why: "Clinicians read notes only through clinical_notes_general, which leaves out psychotherapy and substance-use notes.",
         },
         Step {
             persona: "bob",
@@ -144,14 +158,42 @@ pub fn steps() -> Vec<Step> {
             sql: "SELECT c.cpt_code, c.amount, p.first_name, p.last_name FROM claims c \
                   JOIN encounters e ON e.id = c.encounter_id JOIN patients p ON p.id = e.patient_id ORDER BY c.id LIMIT 3",
             expect: Expect::Rows { contains: &["cpt_code"], absent: &[] },
-            why: "Billing sees claims across departments.",
+            why: "Billing sees claims with the patient's name and address, across departments.",
+        },
+        Step {
+            persona: "bob",
+            action: "tries to read clinical notes",
+            sql: "SELECT body FROM clinical_notes LIMIT 1",
+            expect: Expect::Refused { error: "permission denied by the gateway" },
+            why: "Policy billing.forbid-note-tables keeps clinical notes from billing.",
+        },
+        Step {
+            persona: "carol",
+            action: "reads patients for a study",
+            sql: "SELECT mrn, dob, zip FROM patients ORDER BY id LIMIT 3",
+            expect: Expect::Rows { contains: &["tok_", "-01-01"], absent: &[] },
+            why: "Safe Harbor de-identification: identifiers become keyed tokens, dates their year, ZIP codes their first three digits.",
+        },
+        Step {
+            persona: "carol",
+            action: "tries to find patients by SSN",
+            sql: "SELECT count(*) FROM patients WHERE ssn LIKE '900%'",
+            expect: Expect::Refused { error: "permission denied by the gateway" },
+            why: "A masked column cannot appear in WHERE: the filter would reveal what the mask hides.",
+        },
+        Step {
+            persona: "dave",
+            action: "tries to connect without a just-in-time grant",
+            sql: "SELECT first_name FROM patients LIMIT 1",
+            expect: Expect::Refused { error: "password authentication failed" },
+            why: "Policy dba.connect-jit lets DBAs connect only through a just-in-time grant, which dave does not hold. The client message is the same as for a wrong token, so it reveals nothing about accounts or targets; the audit log has the real reason.",
         },
         Step {
             persona: "erin",
-            action: "tries to open a session on the EHR database",
+            action: "tries to read patient records",
             sql: "SELECT count(*) FROM patients",
-            expect: Expect::Refused { error: "password authentication failed" },
-            why: "Her security_officer role may not connect to the EHR target; the message does not reveal whether the user or the target exists.",
+            expect: Expect::Refused { error: "permission denied by the gateway" },
+            why: "The security officer reviews the audit log, not PHI.",
         },
     ]
 }

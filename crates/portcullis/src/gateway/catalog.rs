@@ -1,0 +1,114 @@
+//! Reading each target's tables, views and columns, which the statement analyzer
+//! needs to expand `SELECT *`, resolve unqualified names and follow views, and which
+//! the policy engine turns into Cedar resource entities.
+
+use anyhow::{bail, Context as _, Result};
+use portcullis_pg::{UpstreamTarget, UpstreamTls};
+use portcullis_policy::{TableDef, TargetTables};
+
+/// Relations of the user schemas with their columns in order, and view definitions.
+const COLUMNS_SQL: &str = "\
+    SELECT n.nspname, c.relname, c.relkind::text, a.attname, \
+           CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END \
+    FROM pg_catalog.pg_class c \
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+    JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') \
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' \
+      AND n.nspname NOT LIKE 'pg_temp%' \
+    ORDER BY n.nspname, c.relname, a.attnum";
+
+/// Connects to the target as the gateway's role and reads its relations.
+pub async fn read_target_tables(target: &UpstreamTarget) -> Result<TargetTables> {
+    let client = connect(target).await?;
+    // pg_get_viewdef qualifies names that this search path does not find.
+    client
+        .batch_execute("SET search_path = public")
+        .await
+        .context("setting the search path for reading view definitions")?;
+    let rows = client
+        .query(COLUMNS_SQL, &[])
+        .await
+        .with_context(|| format!("reading the tables of target {}", target.name))?;
+
+    let mut tables: Vec<TableDef> = Vec::new();
+    let mut current: Option<(String, String, String, Option<String>, Vec<String>)> = None;
+    for row in rows {
+        let schema: String = row.get(0);
+        let name: String = row.get(1);
+        let kind: String = row.get(2);
+        let column: String = row.get(3);
+        let definition: Option<String> = row.get(4);
+        match &mut current {
+            Some((s, n, _, _, columns)) if *s == schema && *n == name => columns.push(column),
+            _ => {
+                if let Some(done) = current.take() {
+                    tables.push(table_def(done));
+                }
+                current = Some((schema, name, kind, definition, vec![column]));
+            }
+        }
+    }
+    if let Some(done) = current.take() {
+        tables.push(table_def(done));
+    }
+    let mut target_tables = TargetTables::new(&target.name);
+    target_tables.tables = tables;
+    Ok(target_tables)
+}
+
+fn table_def((schema, name, kind, definition, columns): (String, String, String, Option<String>, Vec<String>)) -> TableDef {
+    let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+    match (kind.as_str(), definition) {
+        ("v", Some(sql)) => TableDef::view(&schema, &name, &columns, sql.trim_end_matches(';'), &["public"]),
+        _ => TableDef::table(&schema, &name, &columns),
+    }
+}
+
+async fn connect(target: &UpstreamTarget) -> Result<tokio_postgres::Client> {
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host(&target.host)
+        .port(target.port)
+        .dbname(&target.database)
+        .user(&target.user)
+        .password(target.password.as_bytes())
+        .application_name("portcullis:catalog")
+        .connect_timeout(std::time::Duration::from_secs(10));
+    match &target.tls {
+        UpstreamTls::Disable => {
+            let (client, connection) = config
+                .connect(tokio_postgres::NoTls)
+                .await
+                .with_context(|| format!("connecting to target {} to read its tables", target.name))?;
+            tokio::spawn(connection);
+            Ok(client)
+        }
+        UpstreamTls::VerifyFull { ca_file } => {
+            let roots = crate::tls::load_certs(ca_file)?;
+            let mut store = rustls::RootCertStore::empty();
+            for cert in roots {
+                store.add(cert).context("adding the target CA certificate")?;
+            }
+            let tls_config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                rustls::crypto::aws_lc_rs::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(store)
+            .with_no_client_auth();
+            config.ssl_mode(tokio_postgres::config::SslMode::Require);
+            let (client, connection) = config
+                .connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls_config))
+                .await
+                .with_context(|| format!("connecting to target {} to read its tables", target.name))?;
+            tokio::spawn(connection);
+            Ok(client)
+        }
+        // NOTE: reading the catalog over TLS without verification is not built;
+        // targets with tls = "require" need tls = "verify-full" when policies are on.
+        UpstreamTls::Require => bail!(
+            "target {}: reading its tables for the policy engine needs tls = \"verify-full\" (with ca_file) or \"disable\"",
+            target.name
+        ),
+    }
+}

@@ -1,0 +1,87 @@
+//! The policy engine as `serve` holds it: loaded once with every target's tables,
+//! and a source of per-session [`PolicyCheck`]s.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use portcullis_core::MasterKey;
+use portcullis_mask::MaskKey;
+use portcullis_pg::{AuthorizeRequest, Denial, StatementCheck};
+use portcullis_policy::{PolicyEngine, PolicySources, Principal, RequestContext, TargetTables};
+use portcullis_sql::{AnalysisContext, Catalog};
+use time::OffsetDateTime;
+
+use super::policy::PolicyCheck;
+
+/// The loaded policy engine and, per target, the analyzer's catalog and the key of
+/// deterministic tokens.
+pub struct PolicyRuntime {
+    pub engine: PolicyEngine,
+    catalogs: HashMap<String, Arc<Catalog>>,
+    mask_keys: HashMap<String, Arc<MaskKey>>,
+}
+
+impl PolicyRuntime {
+    /// Loads the policy directory for the given targets' tables.
+    pub fn load(dir: &std::path::Path, targets: Vec<TargetTables>, master_key: &MasterKey) -> Result<PolicyRuntime> {
+        let catalogs = targets
+            .iter()
+            .map(|tables| (tables.target.clone(), Arc::new(tables.to_sql_catalog(1))))
+            .collect();
+        let mask_keys = targets
+            .iter()
+            .map(|tables| {
+                let key = MaskKey::derive(master_key.expose_bytes(), &tables.target);
+                (tables.target.clone(), Arc::new(key))
+            })
+            .collect();
+        let engine = PolicyEngine::load(&PolicySources::new(dir, targets))
+            .with_context(|| format!("loading the policies in {}", dir.display()))?;
+        Ok(PolicyRuntime {
+            engine,
+            catalogs,
+            mask_keys,
+        })
+    }
+
+    /// Decides whether the principal may connect, and returns the session's check.
+    pub fn session_check(
+        &self,
+        principal: Principal,
+        request: &AuthorizeRequest,
+        mfa_at: OffsetDateTime,
+    ) -> Result<Arc<dyn StatementCheck>, Denial> {
+        let target = request.target.as_str();
+        let (Some(catalog), Some(mask_key)) = (self.catalogs.get(target), self.mask_keys.get(target)) else {
+            return Err(Denial::NotPermitted(format!("target {target} has no tables loaded for policy decisions")));
+        };
+        let user = principal.user.clone();
+        let mut session = self
+            .engine
+            .session(principal, target)
+            .map_err(|error| Denial::NotPermitted(format!("policy session for {user}: {error}")))?;
+        let context = RequestContext {
+            now: OffsetDateTime::now_utc().unix_timestamp(),
+            client_ip: request.client_addr.ip(),
+            session_id: String::new(),
+            via_jit: false,
+            via_break_glass: false,
+            mfa_age_seconds: 0,
+        };
+        let connect = session.connect(&context);
+        if !connect.is_allowed() {
+            let reason = connect.reason.map(|reason| reason.to_string()).unwrap_or_default();
+            return Err(Denial::NotPermitted(format!("policy denies connect to {target} for {user}: {reason}")));
+        }
+        // The session's search_path starts as the server default for the role.
+        let analysis = AnalysisContext::new(catalog.clone(), vec![user.clone(), "public".to_string()]);
+        Ok(Arc::new(PolicyCheck::new(
+            session,
+            analysis,
+            mask_key.clone(),
+            request.client_addr.ip(),
+            mfa_at,
+        )))
+    }
+}
