@@ -439,3 +439,42 @@ fn tokio_postgres_same_through_gateway() {
     }
     compare("tokio-postgres", &runs[0], &runs[1]);
 }
+
+/// Runs pgbench through the gateway and returns its standard output; fails on a
+/// non-zero exit.
+fn pgbench(environment: &Environment, route: Route, args: &[&str]) -> String {
+    let program = require_program("pgbench", INSTALL_PACKAGES);
+    let mut command = Command::new(program);
+    command.args(args).envs(environment.variables(route));
+    let output = command.output().expect("run pgbench");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success(),
+        "pgbench {args:?} over the {} route failed\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        route.name()
+    );
+    stdout
+}
+
+#[test]
+fn pgbench_extended_through_gateway_has_no_errors() {
+    let environment = environment();
+    // The tables are created directly, as their owner; the benchmark runs through
+    // the gateway with the extended protocol, the way drivers with prepared
+    // statements talk.
+    pgbench(&environment, Route::Direct, &["-i", "-s", "1", "-q"]);
+    for script in [&["-S"][..], &[][..]] {
+        let mut args = vec!["-M", "extended", "-c", "4", "-j", "2", "-T", "5", "-n"];
+        args.extend_from_slice(script);
+        let report = pgbench(&environment, Route::Gateway, &args);
+        assert!(report.contains("number of failed transactions: 0"), "pgbench {args:?}:\n{report}");
+        let processed = report
+            .lines()
+            .find_map(|line| line.strip_prefix("number of transactions actually processed: "))
+            .and_then(|count| count.split('/').next())
+            .and_then(|count| count.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        assert!(processed > 0, "pgbench {args:?} processed no transaction:\n{report}");
+    }
+}
