@@ -52,6 +52,9 @@ pub enum Command {
     /// Verify, follow and search the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Check policies and explain decisions.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Run the demo: a throwaway PostgreSQL with synthetic patient data behind a
     /// gateway, a scenario through real psql sessions, and audit tamper detection.
     Demo(DemoArgs),
@@ -59,6 +62,29 @@ pub enum Command {
     /// the configuration file under [targets.NAME]).
     #[command(subcommand)]
     Target(TargetCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Validate the policy directory (`policy.dir`, or --dir) against the Cedar schema
+    /// and the targets' tables; prints the policy set's SHA-256.
+    Check {
+        /// Policy directory to check instead of `policy.dir`.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Print the decision for one message of SQL, per statement, table and column,
+    /// with the policy ids that decided it, exactly as the gateway would decide it.
+    Explain {
+        /// Portcullis user whose roles and attributes apply.
+        #[arg(long)]
+        user: String,
+        /// Target the statement would run on.
+        #[arg(long)]
+        target: String,
+        /// The SQL text, one or more statements.
+        sql: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -77,6 +77,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Role(command) => commands::role::run(&context, &command, output).await?,
         Command::Audit(command) => return commands::audit::run(&context, &command, output).await,
         Command::Target(command) => commands::target::run(&context, &command, output).await?,
+        Command::Policy(command) => return commands::policy::run(&context, &command, output).await,
         Command::Init(_) | Command::Demo(_) | Command::Login(_) | Command::Logout(_) => {}
     }
     Ok(ExitCode::SUCCESS)

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod demo;
 pub mod init;
 pub mod login;
+pub mod policy;
 pub mod role;
 pub mod serve;
 pub mod target;

@@ -45,11 +45,17 @@ impl PolicyRuntime {
         })
     }
 
+    /// The analyzer's catalog of a target.
+    pub fn catalog(&self, target: &str) -> Option<Arc<Catalog>> {
+        self.catalogs.get(target).cloned()
+    }
+
     /// Decides whether the principal may connect, and returns the session's check.
     pub fn session_check(
         &self,
         principal: Principal,
         request: &AuthorizeRequest,
+        upstream_user: &str,
         mfa_at: OffsetDateTime,
     ) -> Result<Arc<dyn StatementCheck>, Denial> {
         let target = request.target.as_str();
@@ -74,8 +80,9 @@ impl PolicyRuntime {
             let reason = connect.reason.map(|reason| reason.to_string()).unwrap_or_default();
             return Err(Denial::NotPermitted(format!("policy denies connect to {target} for {user}: {reason}")));
         }
-        // The session's search_path starts as the server default for the role.
-        let analysis = AnalysisContext::new(catalog.clone(), vec![user.clone(), "public".to_string()]);
+        // The upstream session starts with the server's default search_path,
+        // "$user", public, where $user is the gateway's upstream role.
+        let analysis = AnalysisContext::new(catalog.clone(), vec![upstream_user.to_string(), "public".to_string()]);
         Ok(Arc::new(PolicyCheck::new(
             session,
             analysis,

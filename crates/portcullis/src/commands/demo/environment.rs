@@ -30,8 +30,6 @@ const POLICY_FILES: [(&str, &str); 10] = [
 
 /// Name of the demo target; clients send it as the database name.
 pub const TARGET: &str = "ehr";
-/// Environment variable through which `serve` receives the gateway role's password.
-pub const TARGET_PASSWORD_ENV: &str = "PORTCULLIS_DEMO_EHR_PASSWORD";
 
 /// Starts a cluster and loads the demo EHR database into it.
 pub fn start_database(gateway_password: &str) -> Result<Cluster> {
@@ -66,8 +64,13 @@ pub struct Gateway {
 impl Gateway {
     /// Writes the demo's target, listener and role settings into a configuration
     /// created by `init`.
-    pub fn configure(dir: &Path, api_port: u16, pg_port: u16, cluster: &Cluster) -> Result<Gateway> {
+    pub fn configure(dir: &Path, api_port: u16, pg_port: u16, cluster: &Cluster, gateway_password: &str) -> Result<Gateway> {
         let config = dir.join("portcullis.toml");
+        crate::files::write_new(
+            &dir.join("keys/ehr-upstream.password"),
+            gateway_password.as_bytes(),
+            crate::files::SECRET_MODE,
+        )?;
         write_policies(&dir.join("policies"))?;
         let mut text = std::fs::read_to_string(&config)?;
         let default_listen = "listen = \"127.0.0.1:6432\"";
@@ -77,7 +80,7 @@ impl Gateway {
         text = text.replace(default_listen, &format!("listen = \"127.0.0.1:{pg_port}\""));
         text.push_str(&format!(
             "\n[targets.{TARGET}]\nhost = \"127.0.0.1\"\nport = {}\ndatabase = \"ehr\"\nuser = \"portcullis_gateway\"\n\
-             password_env = \"{TARGET_PASSWORD_ENV}\"\n\
+             password_file = \"keys/ehr-upstream.password\"\n\
              # The throwaway cluster runs on this host without TLS.\ntls = \"disable\"\n\
              allowed_roles = [\"clinician\", \"billing\", \"researcher\", \"dba\", \"emergency\"]\n\n\
              [policy]\ndir = \"policies\"\n",
@@ -95,13 +98,12 @@ impl Gateway {
     }
 
     /// Starts `portcullis serve` and waits until the API answers.
-    pub fn start(&mut self, gateway_password: &str) -> Result<()> {
+    pub fn start(&mut self) -> Result<()> {
         let log = std::fs::File::create(self.dir.join("serve.log"))?;
         let child = Command::new(std::env::current_exe()?)
             .arg("-c")
             .arg(&self.config)
             .arg("serve")
-            .env(TARGET_PASSWORD_ENV, gateway_password)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

@@ -41,8 +41,8 @@ pub async fn run(args: &DemoArgs) -> Result<()> {
         api_port,
     };
     crate::commands::init::initialize(&init).await?;
-    let mut gateway = Gateway::configure(&dir, api_port, pg_port, &cluster)?;
-    gateway.start(&gateway_password)?;
+    let mut gateway = Gateway::configure(&dir, api_port, pg_port, &cluster, &gateway_password)?;
+    gateway.start()?;
     println!("      gateway: PostgreSQL clients on localhost:{pg_port}, API on https://localhost:{api_port}");
 
     say("Creating the personas, each with a TOTP second factor, and logging them in");
