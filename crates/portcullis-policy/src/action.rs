@@ -106,7 +106,7 @@ impl Action {
         Action::Explain,
     ];
 
-    /// The action id in the Cedar schema.
+    /// Returns the action id in the Cedar schema.
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Connect => "connect",
@@ -142,7 +142,7 @@ impl Action {
         }
     }
 
-    /// The per-relation action for a kind of access.
+    /// Returns the per-relation action for a kind of access.
     pub fn for_access(access: Access) -> Action {
         match access {
             Access::Read => Action::Select,
@@ -164,16 +164,20 @@ impl fmt::Display for Action {
     }
 }
 
-/// The actions on the target that a statement of this kind needs, besides the
+/// Appends to `out` the actions on the target that a statement of this kind needs, besides the
 /// per-relation, per-column and per-function actions. Wrappers (PREPARE,
 /// EXECUTE, DECLARE, FETCH, EXPLAIN) need their own action and the wrapped
 /// statement's.
 ///
-/// `has_relation_access(access)` tells whether any relation of the statement
-/// has that access: DDL, GRANT and maintenance statements that touch no
+/// `has_relation_access(access)` returns whether any relation of the statement
+/// has that access. DDL, GRANT and maintenance statements that touch no
 /// relation (CREATE FUNCTION, GRANT role TO user, VACUUM of the whole database)
 /// are decided on the target instead.
-pub(crate) fn target_actions(kind: &StatementKind, has_relation_access: &dyn Fn(Access) -> bool, out: &mut Vec<Action>) {
+pub(crate) fn target_actions(
+    kind: &StatementKind,
+    has_relation_access: &dyn Fn(Access) -> bool,
+    out: &mut Vec<Action>,
+) {
     let mut push = |action: Action| {
         if !out.contains(&action) {
             out.push(action);
@@ -225,9 +229,9 @@ pub(crate) fn target_actions(kind: &StatementKind, has_relation_access: &dyn Fn(
             target_actions(statement, has_relation_access, out);
         }
         StatementKind::Deallocate { .. } => push(Action::PreparedStatement),
-        StatementKind::DeclareCursor { .. } | StatementKind::Fetch { .. } | StatementKind::CloseCursor { .. } => {
-            push(Action::Cursor)
-        }
+        StatementKind::DeclareCursor { .. }
+        | StatementKind::Fetch { .. }
+        | StatementKind::CloseCursor { .. } => push(Action::Cursor),
         StatementKind::Explain { statement, .. } => {
             push(Action::Explain);
             target_actions(statement, has_relation_access, out);
@@ -240,8 +244,8 @@ pub(crate) fn target_actions(kind: &StatementKind, has_relation_access: &dyn Fn(
     }
 }
 
-/// The `type` tag of the statement kind, as portcullis-sql serializes it; the
-/// `statement_kind` of the request context.
+/// Returns the `type` tag of the statement kind, as portcullis-sql serializes
+/// it. It is the `statement_kind` of the request context.
 pub fn kind_tag(kind: &StatementKind) -> &'static str {
     match kind {
         StatementKind::Select => "select",
@@ -283,7 +287,7 @@ pub fn kind_tag(kind: &StatementKind) -> &'static str {
     }
 }
 
-/// Whether the kind, or a statement it wraps, reads a prepared statement or a
+/// Returns whether the kind, or a statement it wraps, reads a prepared statement or a
 /// cursor of the session (EXECUTE, FETCH), so that its facts depend on session
 /// state and its decision must not be cached by text.
 pub(crate) fn reads_session_statements(kind: &StatementKind) -> bool {

@@ -12,7 +12,7 @@
 //!
 //! Table keys are `schema.table`, split at the first dot. Categories are the
 //! serde names of [`PhiCategory`]. An empty list records that a reviewer found
-//! no PHI in the column; a column the catalog does not list has no categories
+//! no PHI in the column. A column the catalog does not list has no categories
 //! either, and `discover` proposes entries for review.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -50,16 +50,27 @@ struct TableEntry {
 impl PhiCatalog {
     /// Parses a catalog file. `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Self, LoadError> {
-        let invalid = |message: String| LoadError::Catalog { file: file.to_owned(), message };
-        let parsed: CatalogFile = toml::from_str(text).map_err(|error| invalid(error.to_string()))?;
+        let invalid = |message: String| LoadError::Catalog {
+            file: file.to_owned(),
+            message,
+        };
+        let parsed: CatalogFile =
+            toml::from_str(text).map_err(|error| invalid(error.to_string()))?;
         if parsed.target.is_empty() {
-            return Err(invalid("`target` is empty; set it to the target's name".to_owned()));
+            return Err(invalid(
+                "`target` is empty; set it to the target's name".to_owned(),
+            ));
         }
 
         let mut tables = BTreeMap::new();
         for (key, entry) in parsed.tables {
-            let Some((schema, table)) = key.split_once('.').filter(|(s, t)| !s.is_empty() && !t.is_empty()) else {
-                return Err(invalid(format!("table key \"{key}\" is not schema-qualified; write it as \"public.{key}\"")));
+            let Some((schema, table)) = key
+                .split_once('.')
+                .filter(|(s, t)| !s.is_empty() && !t.is_empty())
+            else {
+                return Err(invalid(format!(
+                    "table key \"{key}\" is not schema-qualified; write it as \"public.{key}\""
+                )));
             };
             let mut columns = BTreeMap::new();
             for (column, names) in entry.columns {
@@ -79,7 +90,10 @@ impl PhiCatalog {
             }
             tables.insert((schema.to_owned(), table.to_owned()), columns);
         }
-        Ok(Self { target: parsed.target, tables })
+        Ok(Self {
+            target: parsed.target,
+            tables,
+        })
     }
 
     /// Returns the categories of a column; empty when the catalog does not list it.
@@ -94,7 +108,10 @@ impl PhiCatalog {
     /// Returns the union of the categories of a table's columns.
     pub fn table_categories(&self, schema: &str, table: &str) -> BTreeSet<PhiCategory> {
         let columns = self.tables.get(&(schema.to_owned(), table.to_owned()));
-        columns.into_iter().flat_map(|columns| columns.values().flatten().copied()).collect()
+        columns
+            .into_iter()
+            .flat_map(|columns| columns.values().flatten().copied())
+            .collect()
     }
 }
 

@@ -9,8 +9,8 @@ use serde::Serialize;
 use crate::action::Action;
 use crate::explain::CheckResult;
 
-/// What the gateway knows about the session when a statement arrives. The
-/// `hour` and `statement_kind` attributes of the Cedar context are derived.
+/// Facts about the session when a statement arrives. The `hour` and
+/// `statement_kind` attributes of the Cedar context are derived from them.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct RequestContext {
     /// Unix time, in seconds.
@@ -28,7 +28,7 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    /// The hour of the day in UTC, 0 to 23.
+    /// Returns the hour of the day in UTC, 0 to 23.
     pub fn hour(&self) -> i64 {
         self.now.rem_euclid(86_400) / 3_600
     }
@@ -38,17 +38,33 @@ impl RequestContext {
         let pairs = [
             ("now", RestrictedExpression::new_long(self.now)),
             ("hour", RestrictedExpression::new_long(self.hour())),
-            ("client_ip", RestrictedExpression::new_ip(self.client_ip.to_string())),
-            ("session_id", RestrictedExpression::new_string(self.session_id.clone())),
+            (
+                "client_ip",
+                RestrictedExpression::new_ip(self.client_ip.to_string()),
+            ),
+            (
+                "session_id",
+                RestrictedExpression::new_string(self.session_id.clone()),
+            ),
             ("via_jit", RestrictedExpression::new_bool(self.via_jit)),
-            ("via_break_glass", RestrictedExpression::new_bool(self.via_break_glass)),
-            ("mfa_age_seconds", RestrictedExpression::new_long(self.mfa_age_seconds)),
-            ("statement_kind", RestrictedExpression::new_string(statement_kind.to_owned())),
+            (
+                "via_break_glass",
+                RestrictedExpression::new_bool(self.via_break_glass),
+            ),
+            (
+                "mfa_age_seconds",
+                RestrictedExpression::new_long(self.mfa_age_seconds),
+            ),
+            (
+                "statement_kind",
+                RestrictedExpression::new_string(statement_kind.to_owned()),
+            ),
         ];
-        Context::from_pairs(pairs.map(|(name, value)| (name.to_owned(), value))).map_err(|error| error.to_string())
+        Context::from_pairs(pairs.map(|(name, value)| (name.to_owned(), value)))
+            .map_err(|error| error.to_string())
     }
 
-    /// The parts of the context that a cached decision depends on. `now` and
+    /// Returns the parts of the context that a cached decision depends on. `now` and
     /// `mfa_age_seconds` count only when a policy reads them.
     pub(crate) fn fingerprint(&self, volatile: bool) -> ContextFingerprint {
         ContextFingerprint {
@@ -81,20 +97,25 @@ impl ContextFingerprint {
             && self.session_id == context.session_id
             && self.via_jit == context.via_jit
             && self.via_break_glass == context.via_break_glass
-            && self.volatile.is_none_or(|pair| pair == (context.now, context.mfa_age_seconds))
+            && self
+                .volatile
+                .is_none_or(|pair| pair == (context.now, context.mfa_age_seconds))
     }
 }
 
 /// Cedar contexts and authorization results of one session, valid for one
-/// request context and dropped when it changes (at least every second, with
-/// `now`). Building a context parses the IP address and costs about as much as
-/// three authorization requests; a result is reused by later statements of the
-/// same kind that check the same action on the same resource.
+/// request context and dropped when it changes. Building a context parses the
+/// IP address and costs about as much as three authorization requests. A
+/// result is reused by later statements of the same kind that check the same
+/// action on the same resource.
 ///
-/// Cedar is deterministic: the same principal, action, resource, context,
-/// policies and entities give the same response. The session drops the results
-/// whenever it adds entities, and the policies and principal change only with a
-/// new session state.
+/// When no policy reads `context.now` or `context.mfa_age_seconds` (see
+/// `PolicySnapshot::volatile_context`), the context carries the start of the
+/// hour and zero instead, so contexts and results stay valid for the hour
+/// rather than for one second. Cedar is deterministic: the same principal,
+/// action, resource, context, policies and entities give the same response.
+/// The session drops the results whenever it adds entities, and the policies
+/// and principal change only with a new session state.
 #[derive(Default)]
 pub(crate) struct RequestCache {
     request: Option<RequestContext>,
@@ -104,28 +125,65 @@ pub(crate) struct RequestCache {
 
 impl RequestCache {
     /// Returns the Cedar context of `request` for a statement of `statement_kind`.
-    pub(crate) fn context(&mut self, request: &RequestContext, statement_kind: &'static str) -> Result<Context, String> {
-        if self.request.as_ref() != Some(request) {
+    pub(crate) fn context(
+        &mut self,
+        request: &RequestContext,
+        volatile: bool,
+        statement_kind: &'static str,
+    ) -> Result<Context, String> {
+        let (now, mfa_age_seconds) = if volatile {
+            (request.now, request.mfa_age_seconds)
+        } else {
+            (request.now - request.now.rem_euclid(3_600), 0)
+        };
+        let current = self.request.as_ref().is_some_and(|cached| {
+            cached.now == now
+                && cached.mfa_age_seconds == mfa_age_seconds
+                && cached.client_ip == request.client_ip
+                && cached.via_jit == request.via_jit
+                && cached.via_break_glass == request.via_break_glass
+                && cached.session_id == request.session_id
+        });
+        if !current {
             self.contexts.clear();
             self.results.clear();
-            self.request = Some(request.clone());
+            self.request = Some(RequestContext {
+                now,
+                mfa_age_seconds,
+                ..request.clone()
+            });
         }
         if let Some(context) = self.contexts.get(statement_kind) {
             return Ok(context.clone());
         }
-        let context = request.to_cedar(statement_kind)?;
+        let effective = self.request.as_ref().unwrap_or(request);
+        let context = effective.to_cedar(statement_kind)?;
         self.contexts.insert(statement_kind, context.clone());
         Ok(context)
     }
 
     /// Returns a stored result for the current request context.
-    pub(crate) fn result(&self, statement_kind: &'static str, action: Action, resource: &EntityUid) -> Option<CheckResult> {
-        self.results.get(&(statement_kind, action, resource.clone())).cloned()
+    pub(crate) fn result(
+        &self,
+        statement_kind: &'static str,
+        action: Action,
+        resource: &EntityUid,
+    ) -> Option<CheckResult> {
+        self.results
+            .get(&(statement_kind, action, resource.clone()))
+            .cloned()
     }
 
     /// Stores a result for the current request context.
-    pub(crate) fn store(&mut self, statement_kind: &'static str, action: Action, resource: &EntityUid, result: &CheckResult) {
-        self.results.insert((statement_kind, action, resource.clone()), result.clone());
+    pub(crate) fn store(
+        &mut self,
+        statement_kind: &'static str,
+        action: Action,
+        resource: &EntityUid,
+        result: &CheckResult,
+    ) {
+        self.results
+            .insert((statement_kind, action, resource.clone()), result.clone());
     }
 
     /// Drops every stored result, because the entities changed.

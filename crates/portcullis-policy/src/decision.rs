@@ -53,7 +53,11 @@ impl Decision {
         self.outcome == Outcome::Allow
     }
 
-    pub(crate) fn denied(statement_kind: &'static str, reason: DenyReason, policy_hash: Arc<str>) -> Self {
+    pub(crate) fn denied(
+        statement_kind: &'static str,
+        reason: DenyReason,
+        policy_hash: Arc<str>,
+    ) -> Self {
         Self {
             outcome: Outcome::Deny,
             statement_kind,
@@ -129,8 +133,8 @@ impl MessageDecision {
     }
 }
 
-/// Why a statement is denied. `Display` writes the message the client sees: it
-/// names relations, columns, functions and settings, never values.
+/// The reason a statement is denied. `Display` writes the message sent to the
+/// client, which names relations, columns, functions and settings, never values.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum DenyReason {
@@ -150,7 +154,7 @@ pub enum DenyReason {
     ProtectedSetting {
         /// The parameter.
         name: String,
-        /// Why it is protected.
+        /// The reason the parameter is protected.
         explanation: &'static str,
     },
     /// An action on a relation is not permitted.
@@ -164,14 +168,14 @@ pub enum DenyReason {
     FunctionDenied {
         /// The function as written.
         function: String,
-        /// Why it is guarded.
+        /// The group that makes it guarded.
         group: &'static str,
     },
     /// The user may not read a column that the statement uses.
     ColumnDenied {
         /// `schema.table.column`.
         column: String,
-        /// Where the statement uses it.
+        /// The first usage that requires reading it.
         usage: ColumnUsage,
     },
     /// A masked column is used where a masked value cannot stand in for it.
@@ -180,7 +184,7 @@ pub enum DenyReason {
         column: String,
         /// The column's mask.
         method: MaskMethod,
-        /// Where the statement uses it.
+        /// The first usage a masked value cannot stand in for.
         usage: ColumnUsage,
     },
     /// A computed result column depends on a masked or denied column.
@@ -210,7 +214,7 @@ pub enum DenyReason {
     Guardrail {
         /// The guardrail setting, e.g. `deny_update_without_where`.
         rule: &'static str,
-        /// What the statement does that the guardrail rejects.
+        /// The part of the statement the guardrail rejects.
         detail: String,
     },
     /// A policy could not be evaluated; the check fails closed.
@@ -223,13 +227,13 @@ pub enum DenyReason {
     /// The session cannot be decided at all (target no longer configured,
     /// entities invalid after a reload).
     SessionInvalid {
-        /// What is wrong.
+        /// The problem.
         message: String,
     },
 }
 
 impl DenyReason {
-    /// The SQLSTATE to report: 42501 (insufficient_privilege) for policy and
+    /// Returns the SQLSTATE to report: 42501 (insufficient_privilege) for policy and
     /// guardrail denials, 42601 for statements that could not be analyzed and
     /// XX000 (internal_error) when evaluation failed.
     pub fn sqlstate(&self) -> &'static str {
@@ -297,7 +301,7 @@ impl fmt::Display for DenyReason {
     }
 }
 
-/// Where a usage sits, in the words of SQL.
+/// Returns the place of a usage in the words of SQL.
 pub(crate) fn usage_name(usage: ColumnUsage) -> &'static str {
     match usage {
         ColumnUsage::Output => "the select list",

@@ -1,8 +1,8 @@
 //! Proposing a PHI catalog from column names and sampled values, for review.
 //!
 //! The caller samples the database (for example `SELECT col FROM t TABLESAMPLE
-//! SYSTEM (1) LIMIT 100`); this module runs portcullis-mask's detectors and
-//! renders a catalog file in which every entry says where it came from. The
+//! SYSTEM (1) LIMIT 100`). This module runs portcullis-mask's detectors and
+//! renders a catalog file in which every entry names its source. The
 //! detectors suggest, a reviewer decides: a column they miss is not thereby
 //! free of PHI.
 
@@ -59,7 +59,7 @@ pub struct ProposedFromValues {
 }
 
 impl ProposedColumn {
-    /// The proposed categories: the name's, then the values' when different.
+    /// Returns the proposed categories: the name's, then the values' when different.
     pub fn categories(&self) -> Vec<PhiCategory> {
         let mut categories: Vec<PhiCategory> = self.from_name.into_iter().collect();
         if let Some(values) = self.from_values {
@@ -90,22 +90,40 @@ pub fn discover(target: &str, tables: &[TableSample]) -> ProposedCatalog {
             .map(|column| {
                 let from_name = classify_column_name(Some(&table.name), &column.name);
                 let values = classify_values(column.values.iter().map(String::as_str));
-                let sampled = column.values.iter().filter(|value| !value.trim().is_empty()).count();
-                let from_values = values.map(|ValueClassification { category, matched, sampled }| ProposedFromValues {
-                    category,
-                    matched,
+                let sampled = column
+                    .values
+                    .iter()
+                    .filter(|value| !value.trim().is_empty())
+                    .count();
+                let from_values = values.map(
+                    |ValueClassification {
+                         category,
+                         matched,
+                         sampled,
+                     }| ProposedFromValues {
+                        category,
+                        matched,
+                        sampled,
+                    },
+                );
+                ProposedColumn {
+                    name: column.name.clone(),
+                    from_name,
+                    from_values,
                     sampled,
-                });
-                ProposedColumn { name: column.name.clone(), from_name, from_values, sampled }
+                }
             })
             .collect();
         proposed.push(((table.schema.clone(), table.name.clone()), columns));
     }
-    ProposedCatalog { target: target.to_owned(), tables: proposed }
+    ProposedCatalog {
+        target: target.to_owned(),
+        tables: proposed,
+    }
 }
 
 impl ProposedCatalog {
-    /// The catalog as it would load, with every proposal accepted.
+    /// Returns the catalog as it would load, with every proposal accepted.
     pub fn to_catalog(&self) -> PhiCatalog {
         let mut tables = BTreeMap::new();
         for (key, columns) in &self.tables {
@@ -116,7 +134,10 @@ impl ProposedCatalog {
                 .collect();
             tables.insert(key.clone(), entries);
         }
-        PhiCatalog { target: self.target.clone(), tables }
+        PhiCatalog {
+            target: self.target.clone(),
+            tables,
+        }
     }
 
     /// Renders the catalog file for review: every proposed entry carries a
@@ -124,13 +145,23 @@ impl ProposedCatalog {
     /// is listed as a comment.
     pub fn to_toml(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# PHI catalog of target \"{}\", proposed by the gateway's detectors.", self.target);
+        let _ = writeln!(
+            out,
+            "# PHI catalog of target \"{}\", proposed by the gateway's detectors.",
+            self.target
+        );
         out.push_str("# Review every entry before loading it: the detectors suggest and can miss a column.\n");
-        out.push_str("# A category list records the column's PHI; an empty list records that it has none.\n");
+        out.push_str(
+            "# A category list records the column's PHI; an empty list records that it has none.\n",
+        );
         let _ = writeln!(out, "target = {}", toml_string(&self.target));
 
         for ((schema, table), columns) in &self.tables {
-            let _ = writeln!(out, "\n[tables.{}.columns]", toml_string(&format!("{schema}.{table}")));
+            let _ = writeln!(
+                out,
+                "\n[tables.{}.columns]",
+                toml_string(&format!("{schema}.{table}"))
+            );
             for column in columns {
                 let categories = column.categories();
                 if categories.is_empty() {
@@ -143,32 +174,50 @@ impl ProposedCatalog {
                     );
                     continue;
                 }
-                let names: Vec<String> = categories.iter().map(|c| toml_string(&phi_category_name(*c))).collect();
+                let names: Vec<String> = categories
+                    .iter()
+                    .map(|c| toml_string(&phi_category_name(*c)))
+                    .collect();
                 let source = match (column.from_name, column.from_values) {
                     (Some(_), Some(values)) => {
-                        format!("proposed from name and sampled values ({}/{} matched)", values.matched, values.sampled)
+                        format!(
+                            "proposed from name and sampled values ({}/{} matched)",
+                            values.matched, values.sampled
+                        )
                     }
                     (Some(_), None) => "proposed from name".to_owned(),
                     (None, Some(values)) => {
-                        format!("proposed from sampled values ({}/{} matched)", values.matched, values.sampled)
+                        format!(
+                            "proposed from sampled values ({}/{} matched)",
+                            values.matched, values.sampled
+                        )
                     }
                     (None, None) => String::new(),
                 };
-                let _ = writeln!(out, "{} = [{}]  # {source}", toml_key(&column.name), names.join(", "));
+                let _ = writeln!(
+                    out,
+                    "{} = [{}]  # {source}",
+                    toml_key(&column.name),
+                    names.join(", ")
+                );
             }
         }
         out
     }
 }
 
-/// A TOML basic string.
+/// Quotes `text` as a TOML string.
 fn toml_string(text: &str) -> String {
     toml::Value::String(text.to_owned()).to_string()
 }
 
-/// A TOML key: bare when it consists of ASCII letters, digits, `_` and `-`.
+/// Writes `key` as a TOML key: bare when it consists of ASCII letters, digits,
+/// `_` and `-`, quoted otherwise.
 fn toml_key(key: &str) -> String {
-    let bare = !key.is_empty() && key.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-');
+    let bare = !key.is_empty()
+        && key
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-');
     if bare {
         key.to_owned()
     } else {

@@ -25,7 +25,7 @@ struct Shared {
     generation: AtomicU64,
 }
 
-/// What a successful reload changed.
+/// The outcome of a successful reload.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ReloadReport {
     /// Hash of the policy set before the reload.
@@ -46,8 +46,13 @@ impl PolicyEngine {
 
     /// Wraps a loaded snapshot.
     pub fn from_snapshot(snapshot: PolicySnapshot) -> Self {
-        let shared = Shared { current: RwLock::new(Arc::new(snapshot)), generation: AtomicU64::new(0) };
-        Self { shared: Arc::new(shared) }
+        let shared = Shared {
+            current: RwLock::new(Arc::new(snapshot)),
+            generation: AtomicU64::new(0),
+        };
+        Self {
+            shared: Arc::new(shared),
+        }
     }
 
     /// Loads a new policy set and puts it in force. A set that fails to load
@@ -61,37 +66,57 @@ impl PolicyEngine {
     pub fn replace(&self, snapshot: PolicySnapshot) -> ReloadReport {
         let hash = snapshot.policy_hash().to_owned();
         let warnings = snapshot.warnings().to_vec();
-        let mut current = self.shared.current.write().unwrap_or_else(PoisonError::into_inner);
+        let mut current = self
+            .shared
+            .current
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         let previous_hash = current.policy_hash().to_owned();
         *current = Arc::new(snapshot);
         let generation = self.shared.generation.fetch_add(1, Ordering::AcqRel) + 1;
-        ReloadReport { previous_hash, hash, generation, warnings }
+        ReloadReport {
+            previous_hash,
+            hash,
+            generation,
+            warnings,
+        }
     }
 
-    /// The snapshot in force.
+    /// Returns the snapshot in force.
     pub fn snapshot(&self) -> Arc<PolicySnapshot> {
         self.snapshot_with_generation().0
     }
 
-    /// The snapshot in force and its generation, read together.
+    /// Returns the snapshot in force and its generation, read together.
     pub(crate) fn snapshot_with_generation(&self) -> (Arc<PolicySnapshot>, u64) {
-        let current = self.shared.current.read().unwrap_or_else(PoisonError::into_inner);
-        (Arc::clone(&current), self.shared.generation.load(Ordering::Acquire))
+        let current = self
+            .shared
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        (
+            Arc::clone(&current),
+            self.shared.generation.load(Ordering::Acquire),
+        )
     }
 
-    /// Increases at every reload.
+    /// Returns the generation, which increases at every reload.
     pub fn generation(&self) -> u64 {
         self.shared.generation.load(Ordering::Acquire)
     }
 
-    /// The hash of the policy set in force.
+    /// Returns the hash of the policy set in force.
     pub fn policy_hash(&self) -> String {
         self.snapshot().policy_hash().to_owned()
     }
 
     /// Starts deciding for one session of `principal` on `target`: builds the
     /// principal's entities once, so each statement costs only its requests.
-    pub fn session(&self, principal: Principal, target: &str) -> Result<SessionPolicy, SessionError> {
+    pub fn session(
+        &self,
+        principal: Principal,
+        target: &str,
+    ) -> Result<SessionPolicy, SessionError> {
         SessionPolicy::new(self.clone(), principal, target)
     }
 }

@@ -4,7 +4,9 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 
-use cedar_policy::{Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression, Schema};
+use cedar_policy::{
+    Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression, Schema,
+};
 
 use crate::action::Action;
 use crate::catalog::{phi_category_name, PhiCatalog};
@@ -95,16 +97,25 @@ pub(crate) fn build_resources(
     catalogs: &HashMap<String, PhiCatalog>,
 ) -> Result<(Resources, Vec<String>), String> {
     let types = EntityTypes::new()?;
-    let actions = Action::ALL.iter().map(|action| types.action(*action)).collect();
+    let actions = Action::ALL
+        .iter()
+        .map(|action| types.action(*action))
+        .collect();
     let mut entities = Vec::new();
     let mut warnings = Vec::new();
     let mut target_resources = HashMap::new();
 
     let empty_tables = TargetTables::new("");
-    let mut names: BTreeSet<&str> = targets.iter().map(|target| target.target.as_str()).collect();
+    let mut names: BTreeSet<&str> = targets
+        .iter()
+        .map(|target| target.target.as_str())
+        .collect();
     names.extend(catalogs.keys().map(String::as_str));
     for name in names {
-        let tables = targets.iter().find(|target| target.target == name).unwrap_or(&empty_tables);
+        let tables = targets
+            .iter()
+            .find(|target| target.target == name)
+            .unwrap_or(&empty_tables);
         let empty_catalog = PhiCatalog::default();
         let catalog = catalogs.get(name).unwrap_or(&empty_catalog);
         let resource = build_target(&types, name, tables, catalog, &mut entities, &mut warnings)?;
@@ -118,8 +129,18 @@ pub(crate) fn build_resources(
         functions.insert(*name, uid);
     }
 
-    let entities = Entities::from_entities(entities, Some(schema)).map_err(|error| error.to_string())?;
-    Ok((Resources { types, actions, targets: target_resources, functions, entities }, warnings))
+    let entities =
+        Entities::from_entities(entities, Some(schema)).map_err(|error| error.to_string())?;
+    Ok((
+        Resources {
+            types,
+            actions,
+            targets: target_resources,
+            functions,
+            entities,
+        },
+        warnings,
+    ))
 }
 
 fn build_target(
@@ -136,13 +157,22 @@ fn build_target(
     // Relations in table order, then catalog entries the table list lacks.
     let mut relations: Vec<(String, String, Vec<String>)> = Vec::new();
     for table in &tables.tables {
-        relations.push((table.schema.clone(), table.name.clone(), table.columns.clone()));
+        relations.push((
+            table.schema.clone(),
+            table.name.clone(),
+            table.columns.clone(),
+        ));
     }
     for ((schema, table), columns) in &catalog.tables {
-        let listed = relations.iter_mut().find(|(s, t, _)| s == schema && t == table);
+        let listed = relations
+            .iter_mut()
+            .find(|(s, t, _)| s == schema && t == table);
         match listed {
             Some((_, _, listed_columns)) => {
-                let missing: Vec<&String> = columns.keys().filter(|column| !listed_columns.contains(column)).collect();
+                let missing: Vec<&String> = columns
+                    .keys()
+                    .filter(|column| !listed_columns.contains(column))
+                    .collect();
                 for column in missing {
                     warnings.push(format!(
                         "target {target}: the PHI catalog lists column {column} of {schema}.{table}, which the database does not have"
@@ -156,7 +186,11 @@ fn build_target(
                         "target {target}: the PHI catalog lists table {schema}.{table}, which the database does not have"
                     ));
                 }
-                relations.push((schema.clone(), table.clone(), columns.keys().cloned().collect()));
+                relations.push((
+                    schema.clone(),
+                    table.clone(),
+                    columns.keys().cloned().collect(),
+                ));
             }
         }
     }
@@ -168,20 +202,39 @@ fn build_target(
     }
 
     let schemas = schemas.into_iter().map(str::to_owned).collect();
-    let mut resource = TargetResource { uid: target_uid, schemas, tables: HashMap::new() };
+    let mut resource = TargetResource {
+        uid: target_uid,
+        schemas,
+        tables: HashMap::new(),
+    };
     for (schema, table, columns) in &relations {
-        let phi = catalog.table_categories(schema, table).into_iter().map(phi_category_name).collect();
+        let phi = catalog
+            .table_categories(schema, table)
+            .into_iter()
+            .map(phi_category_name)
+            .collect();
         let (table_uid, entity) = table_entity(types, target, schema, table, phi)?;
         entities.push(entity);
         let mut column_uids = HashMap::with_capacity(columns.len());
         for column in columns {
-            let phi = catalog.column_categories(schema, table, column).iter().map(|c| phi_category_name(*c)).collect();
-            let (uid, entity) = column_entity(types, &table_uid, target, schema, table, column, phi)?;
+            let phi = catalog
+                .column_categories(schema, table, column)
+                .iter()
+                .map(|c| phi_category_name(*c))
+                .collect();
+            let (uid, entity) =
+                column_entity(types, &table_uid, target, schema, table, column, phi)?;
             entities.push(entity);
             column_uids.insert(column.clone(), uid);
         }
         let tables = resource.tables.entry(schema.clone()).or_default();
-        tables.insert(table.clone(), TableResource { uid: table_uid, columns: column_uids });
+        tables.insert(
+            table.clone(),
+            TableResource {
+                uid: table_uid,
+                columns: column_uids,
+            },
+        );
     }
     Ok(resource)
 }
@@ -190,19 +243,34 @@ fn strings(values: impl IntoIterator<Item = String>) -> RestrictedExpression {
     RestrictedExpression::new_set(values.into_iter().map(RestrictedExpression::new_string))
 }
 
-fn entity(uid: EntityUid, attrs: Vec<(&str, RestrictedExpression)>, parents: Vec<EntityUid>) -> Result<Entity, String> {
-    let attrs = attrs.into_iter().map(|(name, value)| (name.to_owned(), value)).collect();
+fn entity(
+    uid: EntityUid,
+    attrs: Vec<(&str, RestrictedExpression)>,
+    parents: Vec<EntityUid>,
+) -> Result<Entity, String> {
+    let attrs = attrs
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect();
     Entity::new(uid, attrs, parents.into_iter().collect()).map_err(|error| error.to_string())
 }
 
-/// The Schema entity `target/schema`.
-pub(crate) fn schema_entity(types: &EntityTypes, target: &str, schema: &str) -> Result<Entity, String> {
+/// Builds the Schema entity `target/schema`.
+pub(crate) fn schema_entity(
+    types: &EntityTypes,
+    target: &str,
+    schema: &str,
+) -> Result<Entity, String> {
     let uid = types.uid(&types.schema, &format!("{target}/{schema}"));
     let parent = types.uid(&types.target, target);
-    entity(uid, vec![("name", RestrictedExpression::new_string(schema.to_owned()))], vec![parent])
+    entity(
+        uid,
+        vec![("name", RestrictedExpression::new_string(schema.to_owned()))],
+        vec![parent],
+    )
 }
 
-/// The Table entity `target/schema.table` with its PHI categories.
+/// Builds the Table entity `target/schema.table` with its PHI categories.
 pub(crate) fn table_entity(
     types: &EntityTypes,
     target: &str,
@@ -214,13 +282,16 @@ pub(crate) fn table_entity(
     let parent = types.uid(&types.schema, &format!("{target}/{schema}"));
     let attrs = vec![
         ("name", RestrictedExpression::new_string(table.to_owned())),
-        ("schema", RestrictedExpression::new_string(schema.to_owned())),
+        (
+            "schema",
+            RestrictedExpression::new_string(schema.to_owned()),
+        ),
         ("phi", strings(phi)),
     ];
     Ok((uid.clone(), entity(uid, attrs, vec![parent])?))
 }
 
-/// The Column entity `target/schema.table.column` with its PHI categories.
+/// Builds the Column entity `target/schema.table.column` with its PHI categories.
 pub(crate) fn column_entity(
     types: &EntityTypes,
     table_uid: &EntityUid,
@@ -230,17 +301,23 @@ pub(crate) fn column_entity(
     column: &str,
     phi: Vec<String>,
 ) -> Result<(EntityUid, Entity), String> {
-    let uid = types.uid(&types.column, &format!("{target}/{schema}.{table}.{column}"));
+    let uid = types.uid(
+        &types.column,
+        &format!("{target}/{schema}.{table}.{column}"),
+    );
     let attrs = vec![
         ("name", RestrictedExpression::new_string(column.to_owned())),
         ("table", RestrictedExpression::new_string(table.to_owned())),
-        ("schema", RestrictedExpression::new_string(schema.to_owned())),
+        (
+            "schema",
+            RestrictedExpression::new_string(schema.to_owned()),
+        ),
         ("phi", strings(phi)),
     ];
     Ok((uid.clone(), entity(uid, attrs, vec![table_uid.clone()])?))
 }
 
-/// The Function entity of a guarded function.
+/// Builds the Function entity of a guarded function.
 pub(crate) fn function_entity(
     types: &EntityTypes,
     name: &str,
@@ -249,7 +326,10 @@ pub(crate) fn function_entity(
     let uid = types.uid(&types.function, name);
     let attrs = vec![
         ("name", RestrictedExpression::new_string(name.to_owned())),
-        ("group", RestrictedExpression::new_string(group.as_str().to_owned())),
+        (
+            "group",
+            RestrictedExpression::new_string(group.as_str().to_owned()),
+        ),
     ];
     Ok((uid.clone(), entity(uid, attrs, Vec::new())?))
 }
@@ -268,7 +348,7 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// A principal with no department or job role.
+    /// Creates a principal with no department or job role.
     pub fn new(user: &str, roles: &[&str]) -> Self {
         Self {
             user: user.to_owned(),
@@ -292,24 +372,54 @@ pub(crate) fn session_entities(
     let mut pending: Vec<&str> = principal.roles.iter().map(String::as_str).collect();
     while let Some(role) = pending.pop() {
         if roles.insert(role) {
-            pending.extend(role_parents.get(role).into_iter().flatten().map(String::as_str));
+            pending.extend(
+                role_parents
+                    .get(role)
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str),
+            );
         }
     }
 
     let mut added = Vec::with_capacity(roles.len() + 1);
     for role in &roles {
-        let parents = role_parents.get(*role).into_iter().flatten().map(|parent| types.uid(&types.role, parent));
-        added.push(Entity::new_no_attrs(types.uid(&types.role, role), parents.collect()));
+        let parents = role_parents
+            .get(*role)
+            .into_iter()
+            .flatten()
+            .map(|parent| types.uid(&types.role, parent));
+        added.push(Entity::new_no_attrs(
+            types.uid(&types.role, role),
+            parents.collect(),
+        ));
     }
     let user = types.uid(&types.user, &principal.user);
     let attrs = vec![
-        ("name", RestrictedExpression::new_string(principal.user.clone())),
-        ("department", RestrictedExpression::new_string(principal.department.clone())),
-        ("job_role", RestrictedExpression::new_string(principal.job_role.clone())),
+        (
+            "name",
+            RestrictedExpression::new_string(principal.user.clone()),
+        ),
+        (
+            "department",
+            RestrictedExpression::new_string(principal.department.clone()),
+        ),
+        (
+            "job_role",
+            RestrictedExpression::new_string(principal.job_role.clone()),
+        ),
     ];
-    let direct = principal.roles.iter().map(|role| types.uid(&types.role, role)).collect();
+    let direct = principal
+        .roles
+        .iter()
+        .map(|role| types.uid(&types.role, role))
+        .collect();
     added.push(entity(user.clone(), attrs, direct)?);
 
-    let entities = resources.entities.clone().add_entities(added, Some(schema)).map_err(|error| error.to_string())?;
+    let entities = resources
+        .entities
+        .clone()
+        .add_entities(added, Some(schema))
+        .map_err(|error| error.to_string())?;
     Ok((user, entities))
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-/// Why a policy set could not be loaded. The engine keeps the set it had.
+/// The reason a policy set could not be loaded. The engine keeps the set it had.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// A file or directory could not be read.
@@ -15,7 +15,7 @@ pub enum LoadError {
         source: std::io::Error,
     },
 
-    /// The policy directory holds no `*.cedar` file.
+    /// The policy directory contains no `*.cedar` file.
     #[error("no *.cedar policy file in {dir}; every statement would be denied, so the policy set is rejected")]
     NoPolicies {
         /// The directory.
@@ -47,7 +47,7 @@ pub enum LoadError {
     Catalog {
         /// The file name.
         file: String,
-        /// What is wrong.
+        /// The problem.
         message: String,
     },
 
@@ -56,7 +56,7 @@ pub enum LoadError {
     Guardrails {
         /// The file name.
         file: String,
-        /// What is wrong.
+        /// The problem.
         message: String,
     },
 
@@ -76,7 +76,7 @@ pub struct PolicyIssue {
     pub file: String,
     /// The policy id.
     pub policy_id: String,
-    /// What is wrong.
+    /// The problem.
     pub message: String,
 }
 
@@ -85,15 +85,23 @@ struct PolicyIssues<'a>(&'a [PolicyIssue]);
 impl fmt::Display for PolicyIssues<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let count = self.0.len();
-        write!(f, "{count} policy error{}; fix them and load again:", if count == 1 { "" } else { "s" })?;
+        write!(
+            f,
+            "{count} policy error{}; fix them and load again:",
+            if count == 1 { "" } else { "s" }
+        )?;
         for issue in self.0 {
-            write!(f, "\n  {}, policy {}: {}", issue.file, issue.policy_id, issue.message)?;
+            write!(
+                f,
+                "\n  {}, policy {}: {}",
+                issue.file, issue.policy_id, issue.message
+            )?;
         }
         Ok(())
     }
 }
 
-/// Why a session's policy context could not be built.
+/// The reason a session's policy context could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     /// The target is not in the policy set.

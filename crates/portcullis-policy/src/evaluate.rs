@@ -5,22 +5,33 @@
 //! guarded functions, columns, result columns, guardrails. Every check runs
 //! even after a denial, so an explanation lists every reason; the decision's
 //! reason is the first.
+//!
+//! Columns the catalog does not list (`unlisted_columns`, `Unlisted` and
+//! `UnlistedStar` result columns) belong to system relations, which the
+//! relation checks cover, or to set-returning functions, of which the guarded
+//! ones are checked. They carry no PHI category, so they are not masked.
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::mem;
 
-use cedar_policy::{Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicySet, Request};
+use cedar_policy::{
+    Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, PolicySet, Request,
+};
 use portcullis_mask::MaskMethod;
-use portcullis_sql::{ColumnName, ColumnUsage, OutputSource, StatementFacts, StatementKind, UsageSet};
+use portcullis_sql::{
+    ColumnName, ColumnUsage, OutputSource, StatementFacts, StatementKind, UsageSet,
+};
 
 use crate::action::{kind_tag, target_actions, Action};
 use crate::context::{RequestCache, RequestContext};
 use crate::decision::{Decision, DenyReason, MaskPlan, MaskedColumn, Outcome};
-use crate::entities::{column_entity, function_entity, schema_entity, table_entity, TableResource, TargetResource};
+use crate::entities::{
+    column_entity, function_entity, schema_entity, table_entity, TableResource, TargetResource,
+};
 use crate::explain::{
-    CheckResult, ColumnCheck, ColumnStatus, Explanation, FunctionCheck, OutputCheck, TableCheck, TableStatus,
-    TargetCheck,
+    CheckResult, ColumnCheck, ColumnStatus, Explanation, FunctionCheck, OutputCheck, TableCheck,
+    TableStatus, TargetCheck,
 };
 use crate::function::guarded_function;
 use crate::guardrail::Guardrails;
@@ -74,11 +85,15 @@ const USAGE_PRIORITY: [ColumnUsage; 11] = [
 /// Usages a masked column may have: its value reaches the result in place,
 /// where the masker replaces it, or it is only written.
 fn allowed_for_masked(usage: ColumnUsage) -> bool {
-    matches!(usage, ColumnUsage::Output | ColumnUsage::Returning | ColumnUsage::WriteTarget)
+    matches!(
+        usage,
+        ColumnUsage::Output | ColumnUsage::Returning | ColumnUsage::WriteTarget
+    )
 }
 
-/// How revealing a mask is; the largest wins when several permits mask one
-/// column: partial (more kept characters first), year, zip3, token, redact, null.
+/// Ranks masks by how much they reveal. When several permits mask one column,
+/// the largest wins: partial (more kept characters first), year, zip3, token,
+/// redact, null.
 fn revealing_rank(method: MaskMethod) -> (u8, u8) {
     match method {
         MaskMethod::Partial { keep_last } => (6, keep_last),
@@ -101,7 +116,11 @@ struct Trace {
 impl Trace {
     /// Records a Cedar result; returns whether it allowed.
     fn record(&mut self, result: &CheckResult) -> bool {
-        let target = if result.allowed { &mut self.allowed_policies } else { &mut self.failed_policies };
+        let target = if result.allowed {
+            &mut self.allowed_policies
+        } else {
+            &mut self.failed_policies
+        };
         target.extend(result.policies.iter().cloned());
         self.errors.extend(result.errors.iter().cloned());
         result.allowed
@@ -114,23 +133,45 @@ impl Trace {
 
 impl Evaluator<'_> {
     /// Evaluates one statement.
-    pub(crate) fn evaluate(&mut self, facts: &StatementFacts, request: &RequestContext) -> Explanation {
+    pub(crate) fn evaluate(
+        &mut self,
+        facts: &StatementFacts,
+        request: &RequestContext,
+    ) -> Explanation {
         let kind = kind_tag(&facts.kind);
         let hash = self.snapshot.hash.clone();
         let failed = |message: String| {
-            let mut decision = Decision::denied(kind, DenyReason::SessionInvalid { message: message.clone() }, hash.clone());
+            let mut decision = Decision::denied(
+                kind,
+                DenyReason::SessionInvalid {
+                    message: message.clone(),
+                },
+                hash.clone(),
+            );
             decision.errors.push(message);
             empty_explanation(facts, kind, decision)
         };
-        let context = match self.session.requests.get_mut().context(request, kind) {
+        let context = match self.session.requests.get_mut().context(
+            request,
+            self.snapshot.volatile_context,
+            kind,
+        ) {
             Ok(context) => Ask { kind, context },
             Err(message) => return failed(format!("cannot build the request context: {message}")),
         };
         if let Err(message) = self.add_missing_entities(facts) {
-            return failed(format!("cannot build entities for the statement: {message}"));
+            return failed(format!(
+                "cannot build entities for the statement: {message}"
+            ));
         }
 
-        let decision = Decision::denied(kind, DenyReason::SessionInvalid { message: String::new() }, hash);
+        let decision = Decision::denied(
+            kind,
+            DenyReason::SessionInvalid {
+                message: String::new(),
+            },
+            hash,
+        );
         let mut trace = Trace {
             explanation: empty_explanation(facts, kind, decision),
             allowed_policies: BTreeSet::new(),
@@ -153,10 +194,20 @@ impl Evaluator<'_> {
     /// Decides the `connect` action on the target.
     pub(crate) fn connect(&mut self, request: &RequestContext) -> (Decision, CheckResult) {
         let hash = self.snapshot.hash.clone();
-        let context = match self.session.requests.get_mut().context(request, "") {
+        let context = match self.session.requests.get_mut().context(
+            request,
+            self.snapshot.volatile_context,
+            "",
+        ) {
             Ok(context) => Ask { kind: "", context },
             Err(message) => {
-                let mut decision = Decision::denied("connect", DenyReason::SessionInvalid { message: message.clone() }, hash);
+                let mut decision = Decision::denied(
+                    "connect",
+                    DenyReason::SessionInvalid {
+                        message: message.clone(),
+                    },
+                    hash,
+                );
                 decision.errors.push(message);
                 return (decision, CheckResult::default());
             }
@@ -176,39 +227,70 @@ impl Evaluator<'_> {
         if !result.allowed {
             decision.outcome = Outcome::Deny;
             decision.reason = Some(if result.errors.is_empty() {
-                DenyReason::StatementDenied { action: Action::Connect, kind: "connect" }
+                DenyReason::StatementDenied {
+                    action: Action::Connect,
+                    kind: "connect",
+                }
             } else {
-                DenyReason::EvaluationFailed { action: Action::Connect, resource: self.target_name.to_owned() }
+                DenyReason::EvaluationFailed {
+                    action: Action::Connect,
+                    resource: self.target_name.to_owned(),
+                }
             });
         }
         (decision, result)
     }
 
+    /// Asks Cedar whether the principal may take `action` on `resource`, or
+    /// returns the session's stored result of the same request.
     fn authorize(&self, action: Action, resource: &EntityUid, ask: &Ask) -> CheckResult {
         let index = action as usize;
-        let (Some(action_uid), Some(policies)) = (self.snapshot.resources.actions.get(index), self.policies.get(index)) else {
-            return CheckResult { allowed: false, policies: Vec::new(), errors: vec![format!("unknown action {action}")] };
+        let (Some(action_uid), Some(policies)) = (
+            self.snapshot.resources.actions.get(index),
+            self.policies.get(index),
+        ) else {
+            return failed_check(format!("unknown action {action}"));
         };
         if policies.is_empty() {
             // No policy can permit it: Cedar's default deny, without building a request.
             return CheckResult::default();
         }
-        if let Some(result) = self.session.requests.borrow().result(ask.kind, action, resource) {
+        let stored = self
+            .session
+            .requests
+            .borrow()
+            .result(ask.kind, action, resource);
+        if let Some(result) = stored {
             return result;
         }
-        let request = Request::new(self.principal.clone(), action_uid.clone(), resource.clone(), ask.context.clone(), None);
+
+        let principal = self.principal.clone();
+        let request = Request::new(
+            principal,
+            action_uid.clone(),
+            resource.clone(),
+            ask.context.clone(),
+            None,
+        );
         let request = match request {
             Ok(request) => request,
-            Err(error) => return CheckResult { allowed: false, policies: Vec::new(), errors: vec![error.to_string()] },
+            Err(error) => return failed_check(error.to_string()),
         };
         let response = Authorizer::new().is_authorized(&request, policies, &self.session.entities);
+
         let diagnostics = response.diagnostics();
         let errors: Vec<String> = diagnostics.errors().map(ToString::to_string).collect();
         let mut policies: Vec<String> = diagnostics.reason().map(ToString::to_string).collect();
         policies.sort_unstable();
         let allowed = response.decision() == CedarDecision::Allow && errors.is_empty();
-        let result = CheckResult { allowed, policies, errors };
-        self.session.requests.borrow_mut().store(ask.kind, action, resource, &result);
+        let result = CheckResult {
+            allowed,
+            policies,
+            errors,
+        };
+
+        let mut requests = self.session.requests.borrow_mut();
+        requests.store(ask.kind, action, resource, &result);
         result
     }
 
@@ -221,24 +303,42 @@ impl Evaluator<'_> {
                     rule: Some(format!("protected parameter: {}", protected.explanation())),
                 });
                 let name = name.clone().unwrap_or_default();
-                trace.deny(DenyReason::ProtectedSetting { name, explanation: protected.explanation() });
+                trace.deny(DenyReason::ProtectedSetting {
+                    name,
+                    explanation: protected.explanation(),
+                });
             }
         }
 
         let mut actions = Vec::new();
-        let has_access = |access| facts.relations.iter().any(|relation| relation.access.contains(&access));
+        let has_access = |access| {
+            facts
+                .relations
+                .iter()
+                .any(|relation| relation.access.contains(&access))
+        };
         target_actions(&facts.kind, &has_access, &mut actions);
         for action in actions {
             let result = self.authorize(action, &self.target.uid, ask);
             if !trace.record(&result) {
                 let reason = if result.errors.is_empty() {
-                    DenyReason::StatementDenied { action, kind: trace.explanation.kind }
+                    DenyReason::StatementDenied {
+                        action,
+                        kind: trace.explanation.kind,
+                    }
                 } else {
-                    DenyReason::EvaluationFailed { action, resource: self.target_name.to_owned() }
+                    DenyReason::EvaluationFailed {
+                        action,
+                        resource: self.target_name.to_owned(),
+                    }
                 };
                 trace.deny(reason);
             }
-            trace.explanation.statement_checks.push(TargetCheck { action, result: Some(result), rule: None });
+            trace.explanation.statement_checks.push(TargetCheck {
+                action,
+                result: Some(result),
+                rule: None,
+            });
         }
     }
 
@@ -249,8 +349,15 @@ impl Evaluator<'_> {
             for access in &relation.access {
                 let action = Action::for_access(*access);
                 if let Some(view) = &relation.via_view {
-                    let status = TableStatus::ViaView { view: view.to_string() };
-                    trace.explanation.tables.push(TableCheck { relation: name.clone(), kind: relation.kind, action, status });
+                    let status = TableStatus::ViaView {
+                        view: view.to_string(),
+                    };
+                    trace.explanation.tables.push(TableCheck {
+                        relation: name.clone(),
+                        kind: relation.kind,
+                        action,
+                        status,
+                    });
                     continue;
                 }
                 let result = match uid {
@@ -259,14 +366,25 @@ impl Evaluator<'_> {
                 };
                 if !trace.record(&result) {
                     let reason = if result.errors.is_empty() {
-                        DenyReason::RelationDenied { relation: name.clone(), action }
+                        DenyReason::RelationDenied {
+                            relation: name.clone(),
+                            action,
+                        }
                     } else {
-                        DenyReason::EvaluationFailed { action, resource: name.clone() }
+                        DenyReason::EvaluationFailed {
+                            action,
+                            resource: name.clone(),
+                        }
                     };
                     trace.deny(reason);
                 }
                 let status = TableStatus::Checked(result);
-                trace.explanation.tables.push(TableCheck { relation: name.clone(), kind: relation.kind, action, status });
+                trace.explanation.tables.push(TableCheck {
+                    relation: name.clone(),
+                    kind: relation.kind,
+                    action,
+                    status,
+                });
             }
         }
     }
@@ -286,13 +404,23 @@ impl Evaluator<'_> {
             };
             if !trace.record(&result) {
                 let reason = if result.errors.is_empty() {
-                    DenyReason::FunctionDenied { function: written.clone(), group: group.as_str() }
+                    DenyReason::FunctionDenied {
+                        function: written.clone(),
+                        group: group.as_str(),
+                    }
                 } else {
-                    DenyReason::EvaluationFailed { action: Action::CallFunction, resource: written.clone() }
+                    DenyReason::EvaluationFailed {
+                        action: Action::CallFunction,
+                        resource: written.clone(),
+                    }
                 };
                 trace.deny(reason);
             }
-            trace.explanation.functions.push(FunctionCheck { function: written, group: group.as_str(), result });
+            trace.explanation.functions.push(FunctionCheck {
+                function: written,
+                group: group.as_str(),
+                result,
+            });
         }
     }
 
@@ -306,9 +434,17 @@ impl Evaluator<'_> {
         for column in &facts.columns {
             let name = column.column.to_string();
             let usages: Vec<ColumnUsage> = column.usages.iter().collect();
-            if usages.iter().all(|usage| *usage == ColumnUsage::WriteTarget) {
+            if usages
+                .iter()
+                .all(|usage| *usage == ColumnUsage::WriteTarget)
+            {
                 statuses.insert(&column.column, ColumnStatus::WriteOnly);
-                let check = ColumnCheck { column: name, usages, status: ColumnStatus::WriteOnly, result: None };
+                let check = ColumnCheck {
+                    column: name,
+                    usages,
+                    status: ColumnStatus::WriteOnly,
+                    result: None,
+                };
                 trace.explanation.columns.push(check);
                 continue;
             }
@@ -317,24 +453,45 @@ impl Evaluator<'_> {
                 Some(uid) => self.authorize(Action::Read, uid, ask),
                 None => missing_entity(&name),
             };
-            let status = if trace.record(&result) { self.mask_status(&result) } else { ColumnStatus::Denied };
+            let status = if trace.record(&result) {
+                self.mask_status(&result)
+            } else {
+                ColumnStatus::Denied
+            };
             match status {
                 ColumnStatus::Denied if !result.errors.is_empty() => {
-                    trace.deny(DenyReason::EvaluationFailed { action: Action::Read, resource: name.clone() });
+                    trace.deny(DenyReason::EvaluationFailed {
+                        action: Action::Read,
+                        resource: name.clone(),
+                    });
                 }
                 ColumnStatus::Denied => {
                     let usage = first_usage(column.usages, |_| true).unwrap_or(ColumnUsage::Output);
-                    trace.deny(DenyReason::ColumnDenied { column: name.clone(), usage });
+                    trace.deny(DenyReason::ColumnDenied {
+                        column: name.clone(),
+                        usage,
+                    });
                 }
                 ColumnStatus::Masked { method } => {
-                    if let Some(usage) = first_usage(column.usages, |usage| !allowed_for_masked(usage)) {
-                        trace.deny(DenyReason::MaskedColumnMisused { column: name.clone(), method, usage });
+                    if let Some(usage) =
+                        first_usage(column.usages, |usage| !allowed_for_masked(usage))
+                    {
+                        trace.deny(DenyReason::MaskedColumnMisused {
+                            column: name.clone(),
+                            method,
+                            usage,
+                        });
                     }
                 }
                 ColumnStatus::Visible | ColumnStatus::WriteOnly => {}
             }
             statuses.insert(&column.column, status);
-            trace.explanation.columns.push(ColumnCheck { column: name, usages, status, result: Some(result) });
+            trace.explanation.columns.push(ColumnCheck {
+                column: name,
+                usages,
+                status,
+                result: Some(result),
+            });
         }
         statuses
     }
@@ -347,7 +504,9 @@ impl Evaluator<'_> {
             match self.snapshot.masks.get(policy) {
                 None => return ColumnStatus::Visible,
                 Some(method) => {
-                    if strongest.is_none_or(|current| revealing_rank(*method) > revealing_rank(current)) {
+                    if strongest
+                        .is_none_or(|current| revealing_rank(*method) > revealing_rank(current))
+                    {
                         strongest = Some(*method);
                     }
                 }
@@ -365,15 +524,27 @@ impl Evaluator<'_> {
         if let Some(table) = self.target.table(schema, name) {
             return Some(&table.uid);
         }
-        self.session.extra_tables.get(schema)?.get(name).map(|table| &table.uid)
+        self.session
+            .extra_tables
+            .get(schema)?
+            .get(name)
+            .map(|table| &table.uid)
     }
 
     fn column_uid(&self, column: &ColumnName) -> Option<&EntityUid> {
-        let known = self.target.table(&column.schema, &column.table).and_then(|table| table.columns.get(&column.column));
+        let known = self
+            .target
+            .table(&column.schema, &column.table)
+            .and_then(|table| table.columns.get(&column.column));
         if known.is_some() {
             return known;
         }
-        self.session.extra_tables.get(&column.schema)?.get(&column.table)?.columns.get(&column.column)
+        self.session
+            .extra_tables
+            .get(&column.schema)?
+            .get(&column.table)?
+            .columns
+            .get(&column.column)
     }
 
     fn function_uid(&self, name: &str) -> Option<&EntityUid> {
@@ -393,27 +564,48 @@ impl Evaluator<'_> {
             if self.table_uid(schema, name).is_some() {
                 continue;
             }
-            if !self.target.schemas.contains(schema) && self.session.extra_schemas.insert(schema.clone()) {
+            if !self.target.schemas.contains(schema)
+                && self.session.extra_schemas.insert(schema.clone())
+            {
                 added.push(schema_entity(types, target, schema)?);
             }
             let (uid, entity) = table_entity(types, target, schema, name, Vec::new())?;
             added.push(entity);
-            let table = TableResource { uid, columns: HashMap::new() };
-            self.session.extra_tables.entry(schema.clone()).or_default().insert(name.clone(), table);
+            let table = TableResource {
+                uid,
+                columns: HashMap::new(),
+            };
+            self.session
+                .extra_tables
+                .entry(schema.clone())
+                .or_default()
+                .insert(name.clone(), table);
         }
 
         for column in &facts.columns {
             if self.column_uid(&column.column).is_some() {
                 continue;
             }
-            let ColumnName { schema, table, column } = &column.column;
+            let ColumnName {
+                schema,
+                table,
+                column,
+            } = &column.column;
             let Some(table_uid) = self.table_uid(schema, table).cloned() else {
-                return Err(format!("column {schema}.{table}.{column} belongs to no relation of the statement"));
+                return Err(format!(
+                    "column {schema}.{table}.{column} belongs to no relation of the statement"
+                ));
             };
-            let (uid, entity) = column_entity(types, &table_uid, target, schema, table, column, Vec::new())?;
+            let (uid, entity) =
+                column_entity(types, &table_uid, target, schema, table, column, Vec::new())?;
             added.push(entity);
             let tables = self.session.extra_tables.entry(schema.clone()).or_default();
-            let extra = tables.entry(table.clone()).or_insert_with(|| TableResource { uid: table_uid, columns: HashMap::new() });
+            let extra = tables
+                .entry(table.clone())
+                .or_insert_with(|| TableResource {
+                    uid: table_uid,
+                    columns: HashMap::new(),
+                });
             extra.columns.insert(column.clone(), uid);
         }
 
@@ -426,7 +618,9 @@ impl Evaluator<'_> {
             }
             let (uid, entity) = function_entity(types, &function.name, group)?;
             added.push(entity);
-            self.session.extra_functions.insert(function.name.clone(), uid);
+            self.session
+                .extra_functions
+                .insert(function.name.clone(), uid);
         }
 
         if added.is_empty() {
@@ -448,16 +642,31 @@ impl Evaluator<'_> {
     }
 }
 
-/// The first usage in [`USAGE_PRIORITY`] order that `wanted` accepts.
-fn first_usage(usages: UsageSet, wanted: impl Fn(ColumnUsage) -> bool) -> Option<ColumnUsage> {
-    USAGE_PRIORITY.into_iter().find(|usage| usages.contains(*usage) && wanted(*usage))
+/// Returns the first usage in [`USAGE_PRIORITY`] order that `accept` accepts.
+fn first_usage(usages: UsageSet, accept: impl Fn(ColumnUsage) -> bool) -> Option<ColumnUsage> {
+    USAGE_PRIORITY
+        .into_iter()
+        .find(|usage| usages.contains(*usage) && accept(*usage))
+}
+
+/// Returns a denied check with one error.
+fn failed_check(error: String) -> CheckResult {
+    CheckResult {
+        allowed: false,
+        policies: Vec::new(),
+        errors: vec![error],
+    }
 }
 
 fn missing_entity(name: &str) -> CheckResult {
-    CheckResult { allowed: false, policies: Vec::new(), errors: vec![format!("no entity for {name}")] }
+    failed_check(format!("no entity for {name}"))
 }
 
-fn empty_explanation(facts: &StatementFacts, kind: &'static str, decision: Decision) -> Explanation {
+fn empty_explanation(
+    facts: &StatementFacts,
+    kind: &'static str,
+    decision: Decision,
+) -> Explanation {
     Explanation {
         statement: facts.text.clone(),
         kind,
@@ -473,7 +682,11 @@ fn empty_explanation(facts: &StatementFacts, kind: &'static str, decision: Decis
 
 /// Plans the mask of every result column and denies result columns that
 /// reveal masked or denied values.
-fn check_outputs(facts: &StatementFacts, statuses: &HashMap<&ColumnName, ColumnStatus>, trace: &mut Trace) -> MaskPlan {
+fn check_outputs(
+    facts: &StatementFacts,
+    statuses: &HashMap<&ColumnName, ColumnStatus>,
+    trace: &mut Trace,
+) -> MaskPlan {
     let mut plan = MaskPlan::default();
     for (position, output) in facts.output_columns.iter().enumerate() {
         let mut mask = None;
@@ -491,10 +704,12 @@ fn check_outputs(facts: &StatementFacts, statuses: &HashMap<&ColumnName, ColumnS
                         }
                         // The column check already denied it (Output usage).
                         Some(ColumnStatus::Denied) => reasons.push(None),
-                        Some(ColumnStatus::WriteOnly) | None => reasons.push(Some(DenyReason::ColumnDenied {
-                            column: column.to_string(),
-                            usage: ColumnUsage::Output,
-                        })),
+                        Some(ColumnStatus::WriteOnly) | None => {
+                            reasons.push(Some(DenyReason::ColumnDenied {
+                                column: column.to_string(),
+                                usage: ColumnUsage::Output,
+                            }))
+                        }
                     }
                 }
                 // NOTE: the facts do not tell UNION ALL, which compares nothing,
@@ -503,7 +718,9 @@ fn check_outputs(facts: &StatementFacts, statuses: &HashMap<&ColumnName, ColumnS
                     [] => {}
                     [method] if columns.len() == 1 => mask = Some(*method),
                     _ => {
-                        let masked = columns.iter().find(|column| matches!(statuses.get(column), Some(ColumnStatus::Masked { .. })));
+                        let masked = columns.iter().find(|column| {
+                            matches!(statuses.get(column), Some(ColumnStatus::Masked { .. }))
+                        });
                         reasons.push(Some(DenyReason::MaskedInSetOperation {
                             output: output.name.clone(),
                             column: masked.map(ToString::to_string).unwrap_or_default(),
@@ -513,9 +730,9 @@ fn check_outputs(facts: &StatementFacts, statuses: &HashMap<&ColumnName, ColumnS
                 join_columns(columns)
             }
             OutputSource::Computed { depends_on } => {
-                let protected = depends_on.iter().find(|column| {
-                    !matches!(statuses.get(column), Some(ColumnStatus::Visible))
-                });
+                let protected = depends_on
+                    .iter()
+                    .find(|column| !matches!(statuses.get(column), Some(ColumnStatus::Visible)));
                 if let Some(column) = protected {
                     reasons.push(Some(DenyReason::ComputedFromProtected {
                         output: output.name.clone(),
@@ -538,9 +755,12 @@ fn check_outputs(facts: &StatementFacts, statuses: &HashMap<&ColumnName, ColumnS
             }
         };
 
-        let after_star = plan.open_ended && !matches!(output.source, OutputSource::UnlistedStar { .. });
+        let after_star =
+            plan.open_ended && !matches!(output.source, OutputSource::UnlistedStar { .. });
         if after_star && mask.is_some() {
-            reasons.push(Some(DenyReason::MaskAfterUnlistedStar { output: output.name.clone() }));
+            reasons.push(Some(DenyReason::MaskAfterUnlistedStar {
+                output: output.name.clone(),
+            }));
         }
         if !plan.open_ended {
             plan.columns.push(mask);
@@ -550,7 +770,13 @@ fn check_outputs(facts: &StatementFacts, statuses: &HashMap<&ColumnName, ColumnS
             trace.deny(reason);
         }
         let name = output.name.clone();
-        trace.explanation.outputs.push(OutputCheck { position, name, source, mask, denied });
+        trace.explanation.outputs.push(OutputCheck {
+            position,
+            name,
+            source,
+            mask,
+            denied,
+        });
     }
     plan
 }
@@ -584,7 +810,10 @@ fn finish(
             let mut masked: Vec<MaskedColumn> = statuses
                 .iter()
                 .filter_map(|(column, status)| match status {
-                    ColumnStatus::Masked { method } => Some(MaskedColumn { column: column.to_string(), method: *method }),
+                    ColumnStatus::Masked { method } => Some(MaskedColumn {
+                        column: column.to_string(),
+                        method: *method,
+                    }),
                     _ => None,
                 })
                 .collect();

@@ -59,7 +59,7 @@ pub struct TargetCheck {
     pub rule: Option<String>,
 }
 
-/// What happened to one relation access.
+/// The outcome of one relation access.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum TableStatus {
@@ -77,7 +77,7 @@ pub enum TableStatus {
 pub struct TableCheck {
     /// `schema.name`.
     pub relation: String,
-    /// What the relation is.
+    /// The relation's kind.
     pub kind: RelationKind,
     /// The action.
     pub action: Action,
@@ -90,13 +90,13 @@ pub struct TableCheck {
 pub struct FunctionCheck {
     /// The function, schema-qualified when the statement qualified it.
     pub function: String,
-    /// Why it is guarded.
+    /// The group that makes it guarded.
     pub group: &'static str,
     /// The result.
     pub result: CheckResult,
 }
 
-/// What the user may do with a column.
+/// The use the user may make of a column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum ColumnStatus {
@@ -129,7 +129,7 @@ impl fmt::Display for ColumnStatus {
 pub struct ColumnCheck {
     /// `schema.table.column`.
     pub column: String,
-    /// Where the statement uses it.
+    /// The statement's usages of it.
     pub usages: Vec<ColumnUsage>,
     /// The outcome.
     pub status: ColumnStatus,
@@ -144,7 +144,7 @@ pub struct OutputCheck {
     pub position: usize,
     /// The column name.
     pub name: String,
-    /// Where the values come from, e.g. `public.patients.ssn`,
+    /// The source of the values, e.g. `public.patients.ssn`,
     /// `computed from public.patients.dob`, `system relation`.
     pub source: String,
     /// The mask, when the result column is masked.
@@ -226,7 +226,11 @@ impl fmt::Display for Explanation {
                 .iter()
                 .map(|check| match (&check.result, &check.rule) {
                     (_, Some(rule)) => vec![check.action.to_string(), "deny".into(), rule.clone()],
-                    (Some(result), None) => vec![check.action.to_string(), yes_no(result).into(), policies(result)],
+                    (Some(result), None) => vec![
+                        check.action.to_string(),
+                        yes_no(result).into(),
+                        policies(result),
+                    ],
                     (None, None) => vec![check.action.to_string(), "-".into(), String::new()],
                 })
                 .collect();
@@ -240,10 +244,19 @@ impl fmt::Display for Explanation {
                 .iter()
                 .map(|table| {
                     let (result, detail) = match &table.status {
-                        TableStatus::Checked(result) => (yes_no(result).to_owned(), policies(result)),
-                        TableStatus::ViaView { view } => ("via view".to_owned(), format!("decided on {view}")),
+                        TableStatus::Checked(result) => {
+                            (yes_no(result).to_owned(), policies(result))
+                        }
+                        TableStatus::ViaView { view } => {
+                            ("via view".to_owned(), format!("decided on {view}"))
+                        }
                     };
-                    vec![table.relation.clone(), table.action.to_string(), result, detail]
+                    vec![
+                        table.relation.clone(),
+                        table.action.to_string(),
+                        result,
+                        detail,
+                    ]
                 })
                 .collect();
             write_table(f, &["relation", "action", "result", "policies"], &rows)?;
@@ -256,7 +269,12 @@ impl fmt::Display for Explanation {
                 .iter()
                 .map(|function| {
                     let result = &function.result;
-                    vec![function.function.clone(), function.group.to_owned(), yes_no(result).into(), policies(result)]
+                    vec![
+                        function.function.clone(),
+                        function.group.to_owned(),
+                        yes_no(result).into(),
+                        policies(result),
+                    ]
                 })
                 .collect();
             write_table(f, &["function", "group", "result", "policies"], &rows)?;
@@ -268,9 +286,18 @@ impl fmt::Display for Explanation {
                 .columns
                 .iter()
                 .map(|column| {
-                    let usages: Vec<String> = column.usages.iter().map(|usage| usage_label(*usage)).collect();
+                    let usages: Vec<String> = column
+                        .usages
+                        .iter()
+                        .map(|usage| usage_label(*usage))
+                        .collect();
                     let detail = column.result.as_ref().map(policies).unwrap_or_default();
-                    vec![column.column.clone(), usages.join(","), column.status.to_string(), detail]
+                    vec![
+                        column.column.clone(),
+                        usages.join(","),
+                        column.status.to_string(),
+                        detail,
+                    ]
                 })
                 .collect();
             write_table(f, &["column", "usages", "status", "policies"], &rows)?;
@@ -287,7 +314,12 @@ impl fmt::Display for Explanation {
                         (false, Some(method)) => method.to_string(),
                         (false, None) => "-".to_owned(),
                     };
-                    vec![output.position.to_string(), output.name.clone(), output.source.clone(), mask]
+                    vec![
+                        output.position.to_string(),
+                        output.name.clone(),
+                        output.source.clone(),
+                        mask,
+                    ]
                 })
                 .collect();
             write_table(f, &["#", "name", "source", "mask"], &rows)?;

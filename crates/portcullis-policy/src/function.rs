@@ -1,17 +1,24 @@
 //! Built-in functions that need the `call_function` action.
 //!
-//! A statement's tables and columns say what it reads only when the statement
+//! A statement's tables and columns show what it reads only when the statement
 //! itself names them. The functions below reach data, files or sessions that no
 //! table or column check covers, so calling any of them needs a permit of its
 //! own. Names match whatever schema the call qualifies them with, because a
 //! same-named function in another schema could be a wrapper around the
 //! built-in. Functions that only read settings (`current_setting`) or wait
-//! (`pg_sleep`) are not listed: they reveal no data and `statement_timeout`
-//! bounds them.
+//! (`pg_sleep`) are not listed: they reveal no data, and `statement_timeout`
+//! bounds them where it is set.
+//!
+//! NOTE: user-defined functions and procedures run statements the gateway
+//! cannot see, as DO blocks do. Only CALL needs a permit (`call`). A
+//! user-defined function called from SELECT is not checked, so a database that
+//! grants the gateway's role EXECUTE on functions reading PHI tables needs
+//! those functions listed here or the grant revoked.
 
 use serde::Serialize;
 
-/// Why a function is guarded; the `group` attribute of its `Function` entity.
+/// The reason a function is guarded: the `group` attribute of its `Function`
+/// entity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FunctionGroup {
@@ -34,7 +41,7 @@ pub enum FunctionGroup {
 }
 
 impl FunctionGroup {
-    /// The group name, as in the entity's `group` attribute.
+    /// Returns the group name, as in the entity's `group` attribute.
     pub fn as_str(self) -> &'static str {
         match self {
             FunctionGroup::ServerFiles => "server_files",
@@ -120,5 +127,8 @@ pub fn guarded_function(name: &str) -> Option<FunctionGroup> {
     if name.starts_with(DBLINK_PREFIX) {
         return Some(FunctionGroup::RemoteConnections);
     }
-    GUARDED_FUNCTIONS.iter().find(|(guarded, _)| *guarded == name).map(|(_, group)| *group)
+    GUARDED_FUNCTIONS
+        .iter()
+        .find(|(guarded, _)| *guarded == name)
+        .map(|(_, group)| *group)
 }

@@ -68,14 +68,23 @@ pub struct GuardrailSet {
 impl GuardrailSet {
     /// Parses a guardrails file. `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Self, LoadError> {
-        let invalid = |message: String| LoadError::Guardrails { file: file.to_owned(), message };
+        let invalid = |message: String| LoadError::Guardrails {
+            file: file.to_owned(),
+            message,
+        };
         let set: GuardrailSet = toml::from_str(text).map_err(|error| invalid(error.to_string()))?;
         for (index, rule) in set.guardrails.iter().enumerate() {
             if rule.target.is_empty() {
-                return Err(invalid(format!("section {} has an empty target; use \"*\" for every target", index + 1)));
+                return Err(invalid(format!(
+                    "section {} has an empty target; use \"*\" for every target",
+                    index + 1
+                )));
             }
             if rule.max_rows == Some(0) {
-                return Err(invalid(format!("section {} sets max_rows = 0, which would deny every result", index + 1)));
+                return Err(invalid(format!(
+                    "section {} sets max_rows = 0, which would deny every result",
+                    index + 1
+                )));
             }
         }
         Ok(set)
@@ -128,31 +137,63 @@ impl Guardrails {
 
         if self.read_only {
             if let Some(detail) = write_in(facts, kind) {
-                broken.push(DenyReason::Guardrail { rule: "read_only", detail });
+                broken.push(DenyReason::Guardrail {
+                    rule: "read_only",
+                    detail,
+                });
             }
         }
         if self.deny_ddl {
-            let ddl_relation = facts.relations.iter().find(|relation| relation.access.contains(&Access::Ddl));
+            let ddl_relation = facts
+                .relations
+                .iter()
+                .find(|relation| relation.access.contains(&Access::Ddl));
             if let Some(relation) = ddl_relation {
-                let detail = format!("the statement changes the definition of {}", relation.relation);
-                broken.push(DenyReason::Guardrail { rule: "deny_ddl", detail });
-            } else if matches!(kind, StatementKind::Ddl { .. } | StatementKind::CreateExtension { .. }) {
-                broken.push(DenyReason::Guardrail { rule: "deny_ddl", detail: "the statement is DDL".to_owned() });
+                let detail = format!(
+                    "the statement changes the definition of {}",
+                    relation.relation
+                );
+                broken.push(DenyReason::Guardrail {
+                    rule: "deny_ddl",
+                    detail,
+                });
+            } else if matches!(
+                kind,
+                StatementKind::Ddl { .. } | StatementKind::CreateExtension { .. }
+            ) {
+                broken.push(DenyReason::Guardrail {
+                    rule: "deny_ddl",
+                    detail: "the statement is DDL".to_owned(),
+                });
             }
         }
         if self.deny_update_without_where {
             if let Some(relation) = unfiltered_write(facts, kind, Access::Update) {
                 let detail = format!("UPDATE of {relation} has no WHERE condition on its columns");
-                broken.push(DenyReason::Guardrail { rule: "deny_update_without_where", detail });
+                broken.push(DenyReason::Guardrail {
+                    rule: "deny_update_without_where",
+                    detail,
+                });
             }
         }
         if self.deny_delete_without_where {
             if let Some(relation) = unfiltered_write(facts, kind, Access::Delete) {
-                let detail = format!("DELETE from {relation} has no WHERE condition on its columns");
-                broken.push(DenyReason::Guardrail { rule: "deny_delete_without_where", detail });
-            } else if let Some(relation) = facts.relations.iter().find(|r| r.access.contains(&Access::Truncate)) {
+                let detail =
+                    format!("DELETE from {relation} has no WHERE condition on its columns");
+                broken.push(DenyReason::Guardrail {
+                    rule: "deny_delete_without_where",
+                    detail,
+                });
+            } else if let Some(relation) = facts
+                .relations
+                .iter()
+                .find(|r| r.access.contains(&Access::Truncate))
+            {
                 let detail = format!("TRUNCATE of {} removes every row", relation.relation);
-                broken.push(DenyReason::Guardrail { rule: "deny_delete_without_where", detail });
+                broken.push(DenyReason::Guardrail {
+                    rule: "deny_delete_without_where",
+                    detail,
+                });
             }
         }
         broken
@@ -169,10 +210,14 @@ fn innermost_kind(kind: &StatementKind) -> &StatementKind {
     }
 }
 
-/// The first relation with `access` whose columns have no `Filter` usage.
+/// Returns the first relation with `access` whose columns have no `Filter` usage.
 /// Upserts (an insert that may update) and MERGE are exempt: they touch only
 /// the rows that conflict with or match their input.
-fn unfiltered_write(facts: &StatementFacts, kind: &StatementKind, access: Access) -> Option<String> {
+fn unfiltered_write(
+    facts: &StatementFacts,
+    kind: &StatementKind,
+    access: Access,
+) -> Option<String> {
     if matches!(kind, StatementKind::Merge) {
         return None;
     }
@@ -188,12 +233,19 @@ fn unfiltered_write(facts: &StatementFacts, kind: &StatementKind, access: Access
     Some(relation.relation.to_string())
 }
 
-/// What the statement writes, for `read_only`, or `None` when it only reads.
+/// Describes what the statement writes, for `read_only`, or returns `None`
+/// when it only reads.
 fn write_in(facts: &StatementFacts, kind: &StatementKind) -> Option<String> {
     let written = facts.relations.iter().find_map(|relation| {
-        let access = relation.access.iter().find(|access| **access != Access::Read)?;
+        let access = relation
+            .access
+            .iter()
+            .find(|access| **access != Access::Read)?;
         let action = crate::action::Action::for_access(*access);
-        Some(format!("the statement needs {action} on {}", relation.relation))
+        Some(format!(
+            "the statement needs {action} on {}",
+            relation.relation
+        ))
     });
     if written.is_some() {
         return written;
@@ -216,5 +268,10 @@ fn write_in(facts: &StatementFacts, kind: &StatementKind) -> Option<String> {
             | StatementKind::Truncate
             | StatementKind::Lock
     );
-    writes.then(|| format!("{} statements can change data or the server", crate::action::kind_tag(kind)))
+    writes.then(|| {
+        format!(
+            "{} statements can change data or the server",
+            crate::action::kind_tag(kind)
+        )
+    })
 }

@@ -2,10 +2,10 @@
 //! and column, per-column masks, guardrails and explanations.
 //!
 //! Flow: [`PolicyEngine::load`] reads a policy directory ([`load`] describes
-//! the layout), validates the policies against the built-in Cedar schema
-//! ([`CEDAR_SCHEMA`]) in strict mode, and builds the resource entities of
-//! every target from the PHI catalogs and the relation lists the caller read
-//! from the databases. [`PolicyEngine::session`] adds the user's entities once
+//! the layout) and validates the policies against the built-in Cedar schema
+//! ([`CEDAR_SCHEMA`]) in strict mode. It builds the resource entities of every
+//! target from the PHI catalogs and the relation lists the caller read from
+//! the databases. [`PolicyEngine::session`] adds the user's entities once
 //! per session; [`SessionPolicy::decide`] then analyzes a query message with
 //! portcullis-sql and decides each statement:
 //!
@@ -15,7 +15,7 @@
 //!    relations read only through a view are covered by the view's check;
 //! 3. `call_function` for the guarded functions of [`GUARDED_FUNCTIONS`];
 //! 4. `read` for every column used anywhere but as a write target. A permit
-//!    with `@mask("method")` lets the column reach results only masked; when
+//!    with `@mask("method")` lets the column reach results only masked. When
 //!    every determining permit has a mask, the most revealing one applies
 //!    (partial, then year, zip3, token, redact, null). A masked column used
 //!    anywhere but as a plain result column denies the statement;
@@ -36,7 +36,12 @@
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod action;
 mod catalog;
@@ -60,13 +65,15 @@ pub use action::{kind_tag, Action};
 pub use catalog::{phi_category_name, phi_category_names, PhiCatalog};
 pub use context::RequestContext;
 pub use decision::{Decision, DenyReason, MaskPlan, MaskedColumn, MessageDecision, Outcome};
-pub use discover::{discover, ColumnSample, ProposedCatalog, ProposedColumn, ProposedFromValues, TableSample};
+pub use discover::{
+    discover, ColumnSample, ProposedCatalog, ProposedColumn, ProposedFromValues, TableSample,
+};
 pub use engine::{PolicyEngine, ReloadReport};
 pub use entities::Principal;
 pub use error::{LoadError, PolicyIssue, SessionError};
 pub use explain::{
-    CheckResult, ColumnCheck, ColumnStatus, Explanation, FunctionCheck, MessageExplanation, OutputCheck, TableCheck,
-    TableStatus, TargetCheck,
+    CheckResult, ColumnCheck, ColumnStatus, Explanation, FunctionCheck, MessageExplanation,
+    OutputCheck, TableCheck, TableStatus, TargetCheck,
 };
 pub use function::{guarded_function, FunctionGroup, GUARDED_FUNCTIONS};
 pub use guardrail::{GuardrailRule, GuardrailSet, Guardrails};

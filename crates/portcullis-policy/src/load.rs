@@ -13,8 +13,10 @@
 //! every entity and request it describes; other files in the directory are
 //! ignored.
 //!
-//! Policy ids: a policy's `@id("...")` annotation, or `file.cedar#N` for the
-//! N-th policy of the file (from 1). Ids must be unique across files.
+//! Every policy needs an `@id("...")` annotation, unique across files: audit
+//! records name the determining policies by id, so ids must not shift when a
+//! file changes. Errors about a policy without one name it `file.cedar#N`, the
+//! N-th policy of the file (from 1).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -22,7 +24,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use cedar_policy::{ActionConstraint, Effect, Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator};
+use cedar_policy::{
+    ActionConstraint, Effect, Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator,
+};
 use portcullis_mask::MaskMethod;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -39,7 +43,7 @@ pub const CEDAR_SCHEMA: &str = include_str!("../schema/portcullis.cedarschema");
 /// Context attributes that change from one second to the next.
 const VOLATILE_CONTEXT: [&str; 2] = ["now", "mfa_age_seconds"];
 
-/// Where a policy set comes from.
+/// The sources of a policy set.
 #[derive(Clone, Debug, Default)]
 pub struct PolicySources {
     /// The policy directory.
@@ -53,7 +57,11 @@ pub struct PolicySources {
 impl PolicySources {
     /// Sources with a directory and targets, and no role hierarchy.
     pub fn new(dir: impl Into<PathBuf>, targets: Vec<TargetTables>) -> Self {
-        Self { dir: dir.into(), targets, role_parents: HashMap::new() }
+        Self {
+            dir: dir.into(),
+            targets,
+            role_parents: HashMap::new(),
+        }
     }
 }
 
@@ -91,31 +99,56 @@ impl PolicySnapshot {
     /// Loads and validates a policy directory. This is `policy check`.
     pub fn load(sources: &PolicySources) -> Result<Self, LoadError> {
         let files = read_directory(&sources.dir)?;
-        let (schema, _) = Schema::from_cedarschema_str(CEDAR_SCHEMA)
-            .map_err(|error| LoadError::Schema { message: error.to_string() })?;
+        let (schema, _) =
+            Schema::from_cedarschema_str(CEDAR_SCHEMA).map_err(|error| LoadError::Schema {
+                message: error.to_string(),
+            })?;
 
         let mut policies = PolicySet::new();
         let mut masks = HashMap::new();
         let mut policy_files = BTreeMap::new();
         let mut issues = Vec::new();
         for file in files.iter().filter(|file| file.name.ends_with(".cedar")) {
-            add_policy_file(file, &mut policies, &mut masks, &mut policy_files, &mut issues)?;
+            add_policy_file(
+                file,
+                &mut policies,
+                &mut masks,
+                &mut policy_files,
+                &mut issues,
+            )?;
         }
         if policy_files.is_empty() {
-            return Err(LoadError::NoPolicies { dir: sources.dir.clone() });
+            return Err(LoadError::NoPolicies {
+                dir: sources.dir.clone(),
+            });
         }
         let mut warnings = Vec::new();
-        validate(&schema, &policies, &policy_files, &mut issues, &mut warnings);
+        validate(
+            &schema,
+            &policies,
+            &policy_files,
+            &mut issues,
+            &mut warnings,
+        );
         if !issues.is_empty() {
             return Err(LoadError::Validation(issues));
         }
 
         let mut catalogs = HashMap::new();
-        for file in files.iter().filter(|file| file.name.starts_with("catalogs/")) {
+        for file in files
+            .iter()
+            .filter(|file| file.name.starts_with("catalogs/"))
+        {
             let catalog = PhiCatalog::parse(&file.text, &file.name)?;
             if catalogs.contains_key(&catalog.target) {
-                let message = format!("another catalog already describes target \"{}\"", catalog.target);
-                return Err(LoadError::Catalog { file: file.name.clone(), message });
+                let message = format!(
+                    "another catalog already describes target \"{}\"",
+                    catalog.target
+                );
+                return Err(LoadError::Catalog {
+                    file: file.name.clone(),
+                    message,
+                });
             }
             catalogs.insert(catalog.target.clone(), catalog);
         }
@@ -151,33 +184,33 @@ impl PolicySnapshot {
         &self.hash
     }
 
-    /// The loaded files, relative to the policy directory, sorted.
+    /// Returns the loaded files, relative to the policy directory, sorted.
     pub fn files(&self) -> &[String] {
         &self.files
     }
 
-    /// Every policy id with the file it comes from.
+    /// Returns every policy id with the file it comes from.
     pub fn policy_ids(&self) -> &BTreeMap<String, String> {
         &self.policy_files
     }
 
-    /// Problems that do not stop the load: Cedar validation warnings and PHI
+    /// Returns the problems that do not stop the load: Cedar validation warnings and PHI
     /// catalog entries the database lacks.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
 
-    /// The targets the policy set has entities for.
+    /// Returns the targets the policy set has entities for.
     pub fn targets(&self) -> impl Iterator<Item = &str> {
         self.resources.targets.keys().map(String::as_str)
     }
 
-    /// The PHI catalog of a target, if one was loaded.
+    /// Returns the PHI catalog of a target, if one was loaded.
     pub fn catalog(&self, target: &str) -> Option<&PhiCatalog> {
         self.catalogs.get(target)
     }
 
-    /// The guardrails file.
+    /// Returns the guardrails file.
     pub fn guardrails(&self) -> &GuardrailSet {
         &self.guardrails
     }
@@ -194,10 +227,20 @@ struct SourceFile {
 /// Reads `*.cedar`, `catalogs/*.toml` and `guardrails.toml`, sorted by name.
 fn read_directory(dir: &Path) -> Result<Vec<SourceFile>, LoadError> {
     let mut files = Vec::new();
-    read_matching(dir, "", |name| name.ends_with(".cedar") || name == GUARDRAILS_FILE, &mut files)?;
+    read_matching(
+        dir,
+        "",
+        |name| name.ends_with(".cedar") || name == GUARDRAILS_FILE,
+        &mut files,
+    )?;
     let catalogs = dir.join("catalogs");
     if catalogs.is_dir() {
-        read_matching(&catalogs, "catalogs/", |name| name.ends_with(".toml"), &mut files)?;
+        read_matching(
+            &catalogs,
+            "catalogs/",
+            |name| name.ends_with(".toml"),
+            &mut files,
+        )?;
     }
     files.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(files)
@@ -206,21 +249,27 @@ fn read_directory(dir: &Path) -> Result<Vec<SourceFile>, LoadError> {
 fn read_matching(
     dir: &Path,
     prefix: &str,
-    wanted: impl Fn(&str) -> bool,
+    include: impl Fn(&str) -> bool,
     files: &mut Vec<SourceFile>,
 ) -> Result<(), LoadError> {
-    let io = |path: &Path, source| LoadError::Io { path: path.to_owned(), source };
+    let io = |path: &Path, source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    };
     for entry in fs::read_dir(dir).map_err(|error| io(dir, error))? {
         let entry = entry.map_err(|error| io(dir, error))?;
         let path = entry.path();
         let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
             continue;
         };
-        if !wanted(name) || !path.is_file() {
+        if !include(name) || !path.is_file() {
             continue;
         }
         let text = fs::read_to_string(&path).map_err(|error| io(&path, error))?;
-        files.push(SourceFile { name: format!("{prefix}{name}"), text });
+        files.push(SourceFile {
+            name: format!("{prefix}{name}"),
+            text,
+        });
     }
     Ok(())
 }
@@ -239,20 +288,36 @@ fn add_policy_file(
     })?;
     if parsed.templates().next().is_some() {
         let message = "policy templates are not supported; write static policies".to_owned();
-        return Err(LoadError::Parse { file: file.name.clone(), message });
+        return Err(LoadError::Parse {
+            file: file.name.clone(),
+            message,
+        });
     }
 
     // The parser numbers policies policy0, policy1, ... in file order.
     let mut in_order: Vec<&Policy> = parsed.policies().collect();
     in_order.sort_by_key(|policy| parser_ordinal(policy.id()));
     for (index, policy) in in_order.into_iter().enumerate() {
-        let id = match policy.annotation("id") {
-            Some(id) if !id.is_empty() => id.to_owned(),
-            _ => format!("{}#{}", file.name, index + 1),
+        let (id, has_id) = match policy.annotation("id") {
+            Some(id) if !id.is_empty() => (id.to_owned(), true),
+            _ => (format!("{}#{}", file.name, index + 1), false),
         };
-        let issue = |message: String| PolicyIssue { file: file.name.clone(), policy_id: id.clone(), message };
+        let issue = |message: String| PolicyIssue {
+            file: file.name.clone(),
+            policy_id: id.clone(),
+            message,
+        };
+        if !has_id {
+            issues.push(issue(
+                "the policy has no @id(\"...\") annotation; add one, so that audit records name it the same way \
+                 after the file changes"
+                    .to_owned(),
+            ));
+        }
         if let Some(other) = policy_files.get(&id) {
-            issues.push(issue(format!("the id is already used by a policy in {other}")));
+            issues.push(issue(format!(
+                "the id is already used by a policy in {other}"
+            )));
             continue;
         }
         if let Some(text) = policy.annotation("mask") {
@@ -275,7 +340,10 @@ fn add_policy_file(
 
 fn parser_ordinal(id: &PolicyId) -> (usize, String) {
     let text = id.to_string();
-    let ordinal = text.strip_prefix("policy").and_then(|n| n.parse().ok()).unwrap_or(usize::MAX);
+    let ordinal = text
+        .strip_prefix("policy")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(usize::MAX);
     (ordinal, text)
 }
 
@@ -307,10 +375,19 @@ fn validate(
     warnings: &mut Vec<String>,
 ) {
     let result = Validator::new(schema.clone()).validate(policies, ValidationMode::Strict);
-    let file_of = |id: &PolicyId| policy_files.get(&id.to_string()).cloned().unwrap_or_default();
+    let file_of = |id: &PolicyId| {
+        policy_files
+            .get(&id.to_string())
+            .cloned()
+            .unwrap_or_default()
+    };
     for error in result.validation_errors() {
         let id = error.policy_id();
-        issues.push(PolicyIssue { file: file_of(id), policy_id: id.to_string(), message: error.to_string() });
+        issues.push(PolicyIssue {
+            file: file_of(id),
+            policy_id: id.to_string(),
+            message: error.to_string(),
+        });
     }
     for warning in result.validation_warnings() {
         let id = warning.policy_id();
@@ -335,7 +412,7 @@ fn policy_set_hash(files: &[SourceFile]) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// Whether the policy reads a context attribute that changes every second, or
+/// Returns whether the policy reads a context attribute that changes every second, or
 /// uses the context record in a way this check cannot follow.
 fn reads_volatile_context(policy: &Policy) -> bool {
     match policy.to_json() {
@@ -355,10 +432,16 @@ fn uses_volatile_context(value: &Value) -> bool {
             }
             for (key, inner) in map {
                 if key == "." || key == "has" {
-                    let left_is_context = inner.get("left").and_then(|left| left.get("Var")).and_then(Value::as_str)
+                    let left_is_context = inner
+                        .get("left")
+                        .and_then(|left| left.get("Var"))
+                        .and_then(Value::as_str)
                         == Some("context");
                     if left_is_context {
-                        let attr = inner.get("attr").and_then(Value::as_str).unwrap_or_default();
+                        let attr = inner
+                            .get("attr")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default();
                         if VOLATILE_CONTEXT.contains(&attr) {
                             return true;
                         }

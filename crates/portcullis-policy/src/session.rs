@@ -59,7 +59,11 @@ impl std::fmt::Debug for SessionPolicy {
 }
 
 impl SessionPolicy {
-    pub(crate) fn new(engine: PolicyEngine, principal: Principal, target: &str) -> Result<Self, SessionError> {
+    pub(crate) fn new(
+        engine: PolicyEngine,
+        principal: Principal,
+        target: &str,
+    ) -> Result<Self, SessionError> {
         let (snapshot, generation) = engine.snapshot_with_generation();
         let state = build_state(&snapshot, &principal, target)?;
         Ok(Self {
@@ -74,18 +78,18 @@ impl SessionPolicy {
         })
     }
 
-    /// The principal the session decides for.
+    /// Returns the principal the session decides for.
     pub fn principal(&self) -> &Principal {
         &self.principal
     }
 
-    /// The guardrails in force for the session, or `None` when the session
+    /// Returns the guardrails in force for the session, or `None` when the session
     /// cannot decide (every statement is denied).
     pub fn guardrails(&self) -> Option<Guardrails> {
         self.state.as_ref().ok().map(|state| state.guardrails)
     }
 
-    /// The hash of the policy set the session decides with.
+    /// Returns the hash of the policy set the session decides with.
     pub fn policy_hash(&self) -> &str {
         self.snapshot.policy_hash()
     }
@@ -104,23 +108,36 @@ impl SessionPolicy {
     /// Decides a query message: analyzes it (through the session's analysis
     /// cache) and decides every statement. A repeated message with the same
     /// search path, catalog and request context costs one hash lookup.
-    pub fn decide(&mut self, sql: &str, analysis: &AnalysisContext, request: &RequestContext) -> Arc<MessageDecision> {
+    pub fn decide(
+        &mut self,
+        sql: &str,
+        analysis: &AnalysisContext,
+        request: &RequestContext,
+    ) -> Arc<MessageDecision> {
         self.refresh();
         let volatile = self.snapshot.volatile_context;
-        if let Some(cached) = self.decisions.get(sql, analysis, request, self.generation, volatile) {
+        if let Some(cached) = self
+            .decisions
+            .get(sql, analysis, request, self.generation, volatile)
+        {
             return cached;
         }
 
         let facts = match self.analyses.analyze(sql, analysis) {
             Ok(facts) => facts,
             Err(error) => {
-                let reason = DenyReason::AnalysisFailed { message: error.to_string() };
+                let reason = DenyReason::AnalysisFailed {
+                    message: error.to_string(),
+                };
                 return Arc::new(self.denied_message(reason));
             }
         };
         let (decision, _) = self.evaluate_message(facts, request);
         let decision = Arc::new(decision);
-        let cacheable = !decision.facts.iter().any(|facts| reads_session_statements(&facts.kind));
+        let cacheable = !decision
+            .facts
+            .iter()
+            .any(|facts| reads_session_statements(&facts.kind));
         if cacheable && sql.len() <= MAX_CACHED_SQL_BYTES {
             self.decisions.insert(sql, Arc::clone(&decision));
         }
@@ -128,32 +145,54 @@ impl SessionPolicy {
     }
 
     /// Decides already analyzed statements of one message, without caches.
-    pub fn decide_facts(&mut self, facts: Arc<Vec<StatementFacts>>, request: &RequestContext) -> MessageDecision {
+    pub fn decide_facts(
+        &mut self,
+        facts: Arc<Vec<StatementFacts>>,
+        request: &RequestContext,
+    ) -> MessageDecision {
         self.refresh();
         self.evaluate_message(facts, request).0
     }
 
     /// Explains a query message: the same evaluation as [`SessionPolicy::decide`],
     /// without the decision cache, with every check kept.
-    pub fn explain(&mut self, sql: &str, analysis: &AnalysisContext, request: &RequestContext) -> MessageExplanation {
+    pub fn explain(
+        &mut self,
+        sql: &str,
+        analysis: &AnalysisContext,
+        request: &RequestContext,
+    ) -> MessageExplanation {
         self.refresh();
         match self.analyses.analyze(sql, analysis) {
             Ok(facts) => self.evaluate_message(facts, request).1,
             Err(error) => {
-                let reason = DenyReason::AnalysisFailed { message: error.to_string() };
-                MessageExplanation { reason: Some(reason), statements: Vec::new() }
+                let reason = DenyReason::AnalysisFailed {
+                    message: error.to_string(),
+                };
+                MessageExplanation {
+                    reason: Some(reason),
+                    statements: Vec::new(),
+                }
             }
         }
     }
 
     /// Explains one analyzed statement.
-    pub fn explain_statement(&mut self, facts: &StatementFacts, request: &RequestContext) -> Explanation {
+    pub fn explain_statement(
+        &mut self,
+        facts: &StatementFacts,
+        request: &RequestContext,
+    ) -> Explanation {
         self.refresh();
         self.evaluate_statement(facts, request)
     }
 
     /// Decides one analyzed statement, without the message-level guardrails.
-    pub fn decide_statement(&mut self, facts: &StatementFacts, request: &RequestContext) -> Decision {
+    pub fn decide_statement(
+        &mut self,
+        facts: &StatementFacts,
+        request: &RequestContext,
+    ) -> Decision {
         self.explain_statement(facts, request).decision
     }
 
@@ -163,13 +202,18 @@ impl SessionPolicy {
             return;
         }
         let (snapshot, generation) = self.engine.snapshot_with_generation();
-        self.state = build_state(&snapshot, &self.principal, &self.target).map_err(|error| error.to_string());
+        self.state = build_state(&snapshot, &self.principal, &self.target)
+            .map_err(|error| error.to_string());
         self.snapshot = snapshot;
         self.generation = generation;
         self.decisions.clear();
     }
 
-    fn evaluator<'a>(&'a mut self, snapshot: &'a PolicySnapshot, target: &'a str) -> Option<Evaluator<'a>> {
+    fn evaluator<'a>(
+        &'a mut self,
+        snapshot: &'a PolicySnapshot,
+        target: &'a str,
+    ) -> Option<Evaluator<'a>> {
         let state = self.state.as_mut().ok()?;
         let target_resource = snapshot.resources.targets.get(target)?;
         Some(Evaluator {
@@ -183,7 +227,11 @@ impl SessionPolicy {
         })
     }
 
-    fn evaluate_statement(&mut self, facts: &StatementFacts, request: &RequestContext) -> Explanation {
+    fn evaluate_statement(
+        &mut self,
+        facts: &StatementFacts,
+        request: &RequestContext,
+    ) -> Explanation {
         let snapshot = Arc::clone(&self.snapshot);
         let target = self.target.clone();
         match self.evaluator(&snapshot, &target) {
@@ -210,25 +258,48 @@ impl SessionPolicy {
         facts: Arc<Vec<StatementFacts>>,
         request: &RequestContext,
     ) -> (MessageDecision, MessageExplanation) {
-        let explanations: Vec<Explanation> = facts.iter().map(|statement| self.evaluate_statement(statement, request)).collect();
+        let explanations: Vec<Explanation> = facts
+            .iter()
+            .map(|statement| self.evaluate_statement(statement, request))
+            .collect();
 
-        let deny_multi = self.guardrails().is_some_and(|guardrails| guardrails.deny_multi_statement);
+        let deny_multi = self
+            .guardrails()
+            .is_some_and(|guardrails| guardrails.deny_multi_statement);
         let reason = if deny_multi && facts.len() > 1 {
             Some(DenyReason::Guardrail {
                 rule: "deny_multi_statement",
-                detail: format!("the message has {} statements; send them one at a time", facts.len()),
+                detail: format!(
+                    "the message has {} statements; send them one at a time",
+                    facts.len()
+                ),
             })
         } else {
-            explanations.iter().find_map(|explanation| explanation.decision.reason.clone())
+            explanations
+                .iter()
+                .find_map(|explanation| explanation.decision.reason.clone())
         };
         let decision = MessageDecision {
-            outcome: if reason.is_some() { Outcome::Deny } else { Outcome::Allow },
+            outcome: if reason.is_some() {
+                Outcome::Deny
+            } else {
+                Outcome::Allow
+            },
             reason: reason.clone(),
-            statements: explanations.iter().map(|explanation| explanation.decision.clone()).collect(),
+            statements: explanations
+                .iter()
+                .map(|explanation| explanation.decision.clone())
+                .collect(),
             facts,
             policy_hash: Arc::clone(&self.snapshot.hash),
         };
-        (decision, MessageExplanation { reason, statements: explanations })
+        (
+            decision,
+            MessageExplanation {
+                reason,
+                statements: explanations,
+            },
+        )
     }
 
     fn invalid_decision(&self, kind: &'static str) -> Decision {
@@ -236,7 +307,13 @@ impl SessionPolicy {
             Err(message) => format!("the session's policy context is invalid after a policy reload: {message}; reconnect"),
             Ok(_) => format!("target \"{}\" is no longer in the policy set; reconnect", self.target),
         };
-        let mut decision = Decision::denied(kind, DenyReason::SessionInvalid { message: message.clone() }, Arc::clone(&self.snapshot.hash));
+        let mut decision = Decision::denied(
+            kind,
+            DenyReason::SessionInvalid {
+                message: message.clone(),
+            },
+            Arc::clone(&self.snapshot.hash),
+        );
         decision.errors.push(message);
         decision
     }
@@ -252,14 +329,36 @@ impl SessionPolicy {
     }
 }
 
-fn build_state(snapshot: &PolicySnapshot, principal: &Principal, target: &str) -> Result<SessionState, SessionError> {
+fn build_state(
+    snapshot: &PolicySnapshot,
+    principal: &Principal,
+    target: &str,
+) -> Result<SessionState, SessionError> {
     if !snapshot.resources.targets.contains_key(target) {
-        return Err(SessionError::UnknownTarget { target: target.to_owned() });
+        return Err(SessionError::UnknownTarget {
+            target: target.to_owned(),
+        });
     }
-    let (uid, entities) = session_entities(&snapshot.schema, &snapshot.resources, &snapshot.role_parents, principal)
-        .map_err(|message| SessionError::Principal { user: principal.user.clone(), message })?;
-    let policies = slice_policies(&snapshot.policies, &entities, &uid, &snapshot.resources.actions)
-        .map_err(|message| SessionError::Principal { user: principal.user.clone(), message })?;
+    let (uid, entities) = session_entities(
+        &snapshot.schema,
+        &snapshot.resources,
+        &snapshot.role_parents,
+        principal,
+    )
+    .map_err(|message| SessionError::Principal {
+        user: principal.user.clone(),
+        message,
+    })?;
+    let policies = slice_policies(
+        &snapshot.policies,
+        &entities,
+        &uid,
+        &snapshot.resources.actions,
+    )
+    .map_err(|message| SessionError::Principal {
+        user: principal.user.clone(),
+        message,
+    })?;
     Ok(SessionState {
         principal: uid,
         policies,
@@ -293,7 +392,12 @@ struct DecisionKey {
 }
 
 impl DecisionKey {
-    fn matches(&self, analysis: &AnalysisContext, request: &RequestContext, generation: u64) -> bool {
+    fn matches(
+        &self,
+        analysis: &AnalysisContext,
+        request: &RequestContext,
+        generation: u64,
+    ) -> bool {
         self.generation == generation
             && self.catalog_version == analysis.catalog.version
             && self.standard_conforming_strings == analysis.standard_conforming_strings
@@ -305,7 +409,11 @@ impl DecisionKey {
 
 impl DecisionCache {
     fn new(capacity: usize) -> Self {
-        Self { capacity, key: None, entries: HashMap::new() }
+        Self {
+            capacity,
+            key: None,
+            entries: HashMap::new(),
+        }
     }
 
     fn get(
@@ -316,7 +424,11 @@ impl DecisionCache {
         generation: u64,
         volatile: bool,
     ) -> Option<Arc<MessageDecision>> {
-        if !self.key.as_ref().is_some_and(|key| key.matches(analysis, request, generation)) {
+        if !self
+            .key
+            .as_ref()
+            .is_some_and(|key| key.matches(analysis, request, generation))
+        {
             self.entries.clear();
             self.key = Some(DecisionKey {
                 generation,

@@ -1,18 +1,19 @@
-//! Run-time parameters that clients may not change, whatever the policies say.
+//! Run-time parameters that clients may not change, whatever the policies permit.
 //!
 //! `RESET ALL` and `DISCARD ALL` are allowed (under the `session_setting`
-//! action): they return every parameter to its session default, and parameters
+//! action). They return every parameter to its session default, and parameters
 //! given in the startup packet (`options=-c portcullis.department=...`) are
-//! session defaults, so the gateway's row-level security settings survive them
-//! as long as the gateway passes them at connection start. A gateway that set
-//! them with SET instead would see them cleared, and the demo's row-level
-//! security then shows no department-scoped row at all, which fails closed.
+//! session defaults. The gateway's row-level security settings therefore
+//! survive them as long as the gateway passes them at connection start. A
+//! gateway that set them with SET instead would see them cleared, and the
+//! demo's row-level security then shows no department-scoped row at all, which
+//! fails closed.
 //! Drivers and connection pools send `DISCARD ALL` routinely, so denying it
 //! would break them.
 
 use portcullis_sql::SettingAction;
 
-/// Why a change of a parameter is rejected.
+/// The reason a change of a parameter is rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ProtectedSetting {
     /// `portcullis.*`: the gateway sets them for row-level security.
@@ -31,7 +32,7 @@ pub(crate) enum ProtectedSetting {
 }
 
 impl ProtectedSetting {
-    /// The reason given to the client.
+    /// Returns the reason given to the client.
     pub(crate) fn explanation(self) -> &'static str {
         match self {
             ProtectedSetting::Gateway => "the gateway sets portcullis.* parameters for row-level security",
@@ -50,7 +51,10 @@ impl ProtectedSetting {
 /// Returns why SET or RESET of `name` (lower case, as portcullis-sql reports it)
 /// is rejected, or `None` when the `session_setting` policy decides. SHOW is
 /// never rejected here, and neither are RESET ALL and SHOW ALL (`name` is `None`).
-pub(crate) fn protected_setting(action: SettingAction, name: Option<&str>) -> Option<ProtectedSetting> {
+pub(crate) fn protected_setting(
+    action: SettingAction,
+    name: Option<&str>,
+) -> Option<ProtectedSetting> {
     let name = name?;
     if action == SettingAction::Show {
         return None;
@@ -63,7 +67,9 @@ pub(crate) fn protected_setting(action: SettingAction, name: Option<&str>) -> Op
         "role" | "session_authorization" => Some(ProtectedSetting::Identity),
         "client_encoding" if !resets => Some(ProtectedSetting::ClientEncoding),
         "datestyle" if !resets => Some(ProtectedSetting::DateStyle),
-        "session_preload_libraries" | "local_preload_libraries" => Some(ProtectedSetting::PreloadLibraries),
+        "session_preload_libraries" | "local_preload_libraries" => {
+            Some(ProtectedSetting::PreloadLibraries)
+        }
         _ => None,
     }
 }

@@ -41,19 +41,35 @@ impl TableDef {
     }
 
     /// Describes a view whose definition resolves names with `search_path`.
-    pub fn view(schema: &str, name: &str, columns: &[&str], sql: &str, search_path: &[&str]) -> Self {
+    pub fn view(
+        schema: &str,
+        name: &str,
+        columns: &[&str],
+        sql: &str,
+        search_path: &[&str],
+    ) -> Self {
         let view = ViewDefinition {
             sql: sql.to_owned(),
-            search_path: search_path.iter().map(|schema| (*schema).to_owned()).collect(),
+            search_path: search_path
+                .iter()
+                .map(|schema| (*schema).to_owned())
+                .collect(),
         };
-        Self { kind: RelationKind::View, view: Some(view), ..Self::table(schema, name, columns) }
+        Self {
+            kind: RelationKind::View,
+            view: Some(view),
+            ..Self::table(schema, name, columns)
+        }
     }
 }
 
 impl TargetTables {
     /// Creates an empty list for `target`.
     pub fn new(target: &str) -> Self {
-        Self { target: target.to_owned(), tables: Vec::new() }
+        Self {
+            target: target.to_owned(),
+            tables: Vec::new(),
+        }
     }
 
     /// Builds the portcullis-sql catalog of these relations, with `version` as
@@ -61,7 +77,11 @@ impl TargetTables {
     pub fn to_sql_catalog(&self, version: u64) -> Catalog {
         let mut catalog = Catalog::new(version);
         for table in &self.tables {
-            let def = RelationDef { kind: table.kind, columns: table.columns.clone(), view: table.view.clone() };
+            let def = RelationDef {
+                kind: table.kind,
+                columns: table.columns.clone(),
+                view: table.view.clone(),
+            };
             catalog.add_relation(&table.schema, &table.name, def);
         }
         catalog

@@ -24,11 +24,30 @@ enum Expect {
 
 use Expect::{Allow, Deny};
 
-const PATIENTS_FOR_ALICE: &[&str] = &["-", "-", "-", "-", "-", "-", "-", "partial:4", "-", "-", "-", "-", "-", "-", "-", "-"];
-const PATIENTS_FOR_CAROL: &[&str] = &[
-    "-", "token", "token", "token", "token", "year", "-", "token", "redact", "redact", "-", "zip3", "redact", "redact", "-", "-",
+const PATIENTS_FOR_ALICE: &[&str] = &[
+    "-",
+    "-",
+    "-",
+    "-",
+    "-",
+    "-",
+    "-",
+    "partial:4",
+    "-",
+    "-",
+    "-",
+    "-",
+    "-",
+    "-",
+    "-",
+    "-",
 ];
-const NOTE_INSERT: &str = "INSERT INTO clinical_notes (encounter_id, author_staff_id, note_type, body, written_at) \
+const PATIENTS_FOR_CAROL: &[&str] = &[
+    "-", "token", "token", "token", "token", "year", "-", "token", "redact", "redact", "-", "zip3",
+    "redact", "redact", "-", "-",
+];
+const NOTE_INSERT: &str =
+    "INSERT INTO clinical_notes (encounter_id, author_staff_id, note_type, body, written_at) \
                            VALUES (1, 2, 'progress', 'Stable overnight.', '2025-06-15 08:00')";
 
 #[rustfmt::skip]
@@ -333,6 +352,14 @@ const CASES: &[(&str, &str, &str, Expect)] = &[
     ("multi statement", "carol", "SELECT 1; SELECT 2", Deny("denied by guardrail deny_multi_statement: the message has 2 statements")),
     ("multi statement allowed for others", "alice", "SELECT 1; SELECT 2", Allow(&["-"])),
 
+    // The statements of `portcullis demo`'s scenario.
+    ("demo clinician masked ssn", "alice", "SELECT mrn, first_name, last_name, ssn FROM patients ORDER BY id LIMIT 3", Allow(&["-", "-", "-", "partial:4"])),
+    ("demo clinician writes note", "alice", "INSERT INTO clinical_notes (encounter_id, author_staff_id, note_type, body, written_at) SELECT e.id, e.attending_staff_id, 'progress', 'Patient stable; continue current plan.', now() FROM encounters e ORDER BY e.id LIMIT 1", Allow(&[])),
+    ("demo billing claims", "bob", "SELECT c.cpt_code, c.amount, p.first_name, p.last_name FROM claims c JOIN encounters e ON e.id = c.encounter_id JOIN patients p ON p.id = e.patient_id ORDER BY c.id LIMIT 3", Allow(&["-", "-", "-", "-"])),
+    ("demo researcher safe harbor", "carol", "SELECT mrn, dob, zip FROM patients ORDER BY id LIMIT 3", Allow(&["token", "year", "zip3"])),
+    ("demo researcher ssn filter", "carol", "SELECT count(*) FROM patients WHERE ssn LIKE '900%'", Deny("cannot be used in WHERE")),
+    ("demo security officer", "erin", "SELECT count(*) FROM patients", Deny("do not permit select on public.patients")),
+
     // Statements the analyzer rejects are denied.
     ("parse error", "alice", "SELECT FROM WHERE", Deny("could not be parsed")),
     ("unknown table", "alice", "SELECT * FROM nope", Deny("relation \"nope\" was not found")),
@@ -346,18 +373,31 @@ fn mask_strings(decision: &MessageDecision) -> Vec<String> {
         return Vec::new();
     };
     let plan = &last.mask_plan;
-    plan.columns.iter().map(|mask| mask.map_or_else(|| "-".to_owned(), |method| method.to_string())).collect()
+    plan.columns
+        .iter()
+        .map(|mask| mask.map_or_else(|| "-".to_owned(), |method| method.to_string()))
+        .collect()
 }
 
 /// Runs one case; returns a description of the mismatch, if any.
-fn run_case(engine: &portcullis_policy::PolicyEngine, name: &str, user: &str, sql: &str, expect: &Expect) -> Option<String> {
+fn run_case(
+    engine: &portcullis_policy::PolicyEngine,
+    name: &str,
+    user: &str,
+    sql: &str,
+    expect: &Expect,
+) -> Option<String> {
     let (mut session, request) = common::session(engine, user);
     let analysis = common::analysis_context();
     let decision = session.decide(sql, &analysis, &request);
     let explanation = session.explain(sql, &analysis, &request);
 
     // explain and decide run the same evaluation.
-    let explained: Vec<_> = explanation.statements.iter().map(|statement| &statement.decision).collect();
+    let explained: Vec<_> = explanation
+        .statements
+        .iter()
+        .map(|statement| &statement.decision)
+        .collect();
     let decided: Vec<_> = decision.statements.iter().collect();
     if explained != decided || explanation.reason != decision.reason {
         return Some(format!("{name}: explain disagrees with decide"));
@@ -366,22 +406,39 @@ fn run_case(engine: &portcullis_policy::PolicyEngine, name: &str, user: &str, sq
     match expect {
         Allow(plan) => {
             if decision.outcome != Outcome::Allow {
-                let reason = decision.reason.as_ref().map(ToString::to_string).unwrap_or_default();
-                return Some(format!("{name}: expected allow, denied: {reason}\n{explanation}"));
+                let reason = decision
+                    .reason
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                return Some(format!(
+                    "{name}: expected allow, denied: {reason}\n{explanation}"
+                ));
             }
             let found = mask_strings(&decision);
             if found != *plan {
-                return Some(format!("{name}: mask plan {found:?}, expected {plan:?}\n{explanation}"));
+                return Some(format!(
+                    "{name}: mask plan {found:?}, expected {plan:?}\n{explanation}"
+                ));
             }
         }
         Deny(text) => {
             let Some(reason) = &decision.reason else {
-                return Some(format!("{name}: expected a denial containing {text:?}, allowed\n{explanation}"));
+                return Some(format!(
+                    "{name}: expected a denial containing {text:?}, allowed\n{explanation}"
+                ));
             };
             if decision.outcome != Outcome::Deny || !reason.to_string().contains(text) {
-                return Some(format!("{name}: denial {:?} lacks {text:?}", reason.to_string()));
+                return Some(format!(
+                    "{name}: denial {:?} lacks {text:?}",
+                    reason.to_string()
+                ));
             }
-            if decision.statements.iter().any(|statement| statement.mask_plan.has_masks() && !statement.is_allowed()) {
+            if decision
+                .statements
+                .iter()
+                .any(|statement| statement.mask_plan.has_masks() && !statement.is_allowed())
+            {
                 return Some(format!("{name}: a denied statement carries a mask plan"));
             }
         }
@@ -397,7 +454,13 @@ fn corpus_decisions() {
         .iter()
         .filter_map(|(name, user, sql, expect)| run_case(&engine, name, user, sql, expect))
         .collect();
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), CASES.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

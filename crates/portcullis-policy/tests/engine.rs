@@ -8,7 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use portcullis_policy::{
-    ColumnStatus, DenyReason, LoadError, MaskPlan, Outcome, PolicyEngine, PolicySnapshot, PolicySources, Principal,
+    ColumnStatus, DenyReason, LoadError, MaskPlan, Outcome, PolicyEngine, PolicySnapshot,
+    PolicySources, Principal,
 };
 use portcullis_sql::analyze;
 
@@ -29,11 +30,29 @@ const SSN_SELECT: &str = "SELECT mrn, ssn FROM patients";
 fn demo_policies_pass_check() {
     let dir = common::policy_dir(&[]);
     let snapshot = PolicySnapshot::load(&common::sources(dir.path())).expect("demo policies load");
-    assert!(snapshot.policy_ids().contains_key("clinician.ssn-last-four"));
-    assert_eq!(snapshot.policy_ids().get("clinician.ssn-last-four").map(String::as_str), Some("clinician.cedar"));
-    assert!(snapshot.warnings().is_empty(), "warnings: {:?}", snapshot.warnings());
-    assert!(snapshot.files().iter().any(|file| file == "catalogs/ehr.toml"));
-    assert!(snapshot.files().iter().any(|file| file == "guardrails.toml"));
+    assert!(snapshot
+        .policy_ids()
+        .contains_key("clinician.ssn-last-four"));
+    assert_eq!(
+        snapshot
+            .policy_ids()
+            .get("clinician.ssn-last-four")
+            .map(String::as_str),
+        Some("clinician.cedar")
+    );
+    assert!(
+        snapshot.warnings().is_empty(),
+        "warnings: {:?}",
+        snapshot.warnings()
+    );
+    assert!(snapshot
+        .files()
+        .iter()
+        .any(|file| file == "catalogs/ehr.toml"));
+    assert!(snapshot
+        .files()
+        .iter()
+        .any(|file| file == "guardrails.toml"));
     assert_eq!(snapshot.policy_hash().len(), 64);
 }
 
@@ -46,7 +65,11 @@ fn hash_is_stable_and_covers_every_file() {
 
     let catalog = dir.path().join("catalogs/ehr.toml");
     let text = fs::read_to_string(&catalog).expect("read catalog");
-    fs::write(&catalog, text.replace("sex = []", "sex = [\"other_unique_id\"]")).expect("write catalog");
+    fs::write(
+        &catalog,
+        text.replace("sex = []", "sex = [\"other_unique_id\"]"),
+    )
+    .expect("write catalog");
     let changed = PolicySnapshot::load(&common::sources(dir.path())).expect("load");
     assert_ne!(first.policy_hash(), changed.policy_hash());
 
@@ -62,7 +85,8 @@ fn validation_error_names_file_and_policy() {
     write(
         dir.path(),
         "broken.cedar",
-        r#"permit (principal, action == Portcullis::Action::"read", resource) when { resource.no_such_attribute == "x" };
+        r#"@id("broken.first")
+permit (principal, action == Portcullis::Action::"read", resource) when { resource.no_such_attribute == "x" };
 @id("broken.second")
 permit (principal, action == Portcullis::Action::"select", resource) when { principal.department == 7 };"#,
     );
@@ -72,26 +96,57 @@ permit (principal, action == Portcullis::Action::"select", resource) when { prin
     };
     assert_eq!(issues.len(), 2, "{error}");
     assert_eq!(issues[0].file, "broken.cedar");
-    assert_eq!(issues[0].policy_id, "broken.cedar#1");
+    assert_eq!(issues[0].policy_id, "broken.first");
     assert_eq!(issues[1].policy_id, "broken.second");
     let message = error.to_string();
     assert!(message.starts_with("2 policy errors"), "{message}");
-    assert!(message.contains("broken.cedar, policy broken.second"), "{message}");
+    assert!(
+        message.contains("broken.cedar, policy broken.second"),
+        "{message}"
+    );
+}
+
+#[test]
+fn policy_without_id_is_rejected() {
+    let dir = common::policy_dir(&[]);
+    write(
+        dir.path(),
+        "anonymous.cedar",
+        r#"permit (principal, action == Portcullis::Action::"connect", resource);"#,
+    );
+    let message = load_error(dir.path()).to_string();
+    assert!(
+        message.contains("anonymous.cedar, policy anonymous.cedar#1: the policy has no @id"),
+        "{message}"
+    );
 }
 
 #[test]
 fn parse_error_names_file() {
     let dir = common::policy_dir(&[]);
-    write(dir.path(), "typo.cedar", "permit (principal, action, resource) when { ");
+    write(
+        dir.path(),
+        "typo.cedar",
+        "permit (principal, action, resource) when { ",
+    );
     let error = load_error(dir.path());
-    assert!(matches!(&error, LoadError::Parse { file, .. } if file == "typo.cedar"), "{error}");
+    assert!(
+        matches!(&error, LoadError::Parse { file, .. } if file == "typo.cedar"),
+        "{error}"
+    );
 }
 
 #[test]
 fn mask_annotation_is_checked() {
     let cases = [
-        (r#"@mask("blur") permit (principal, action == Portcullis::Action::"read", resource);"#, "invalid mask method `blur`"),
-        (r#"@mask("redact") forbid (principal, action == Portcullis::Action::"read", resource);"#, "only to permit"),
+        (
+            r#"@mask("blur") permit (principal, action == Portcullis::Action::"read", resource);"#,
+            "invalid mask method `blur`",
+        ),
+        (
+            r#"@mask("redact") forbid (principal, action == Portcullis::Action::"read", resource);"#,
+            "only to permit",
+        ),
         (
             r#"@mask("redact") permit (principal, action == Portcullis::Action::"select", resource);"#,
             "only on the read action",
@@ -99,17 +154,21 @@ fn mask_annotation_is_checked() {
     ];
     for (policy, expected) in cases {
         let dir = common::policy_dir(&[]);
-        write(dir.path(), "mask.cedar", policy);
+        write(dir.path(), "mask.cedar", &format!("@id(\"mask\") {policy}"));
         let message = load_error(dir.path()).to_string();
         assert!(message.contains(expected), "{policy}: {message}");
-        assert!(message.contains("mask.cedar, policy mask.cedar#1"), "{message}");
+        assert!(message.contains("mask.cedar, policy mask: "), "{message}");
     }
 }
 
 #[test]
 fn duplicate_policy_id_is_rejected() {
     let dir = common::policy_dir(&[]);
-    write(dir.path(), "again.cedar", r#"@id("clinician.read") permit (principal, action, resource);"#);
+    write(
+        dir.path(),
+        "again.cedar",
+        r#"@id("clinician.read") permit (principal, action, resource);"#,
+    );
     let message = load_error(dir.path()).to_string();
     // Files load in name order, so the second use is the one in clinician.cedar.
     assert!(message.contains("clinician.cedar, policy clinician.read: the id is already used by a policy in again.cedar"), "{message}");
@@ -118,7 +177,10 @@ fn duplicate_policy_id_is_rejected() {
 #[test]
 fn empty_directory_is_rejected() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    assert!(matches!(load_error(dir.path()), LoadError::NoPolicies { .. }));
+    assert!(matches!(
+        load_error(dir.path()),
+        LoadError::NoPolicies { .. }
+    ));
 }
 
 #[test]
@@ -126,21 +188,39 @@ fn unknown_phi_category_lists_valid_ones() {
     let dir = common::policy_dir(&[]);
     let catalog = dir.path().join("catalogs/ehr.toml");
     let text = fs::read_to_string(&catalog).expect("read catalog");
-    fs::write(&catalog, text.replace("ssn = [\"ssn\"]", "ssn = [\"social_security\"]")).expect("write catalog");
+    fs::write(
+        &catalog,
+        text.replace("ssn = [\"ssn\"]", "ssn = [\"social_security\"]"),
+    )
+    .expect("write catalog");
     let message = load_error(dir.path()).to_string();
     assert!(message.contains("catalogs/ehr.toml"), "{message}");
-    assert!(message.contains("column ssn of table public.patients has unknown PHI category \"social_security\""), "{message}");
-    assert!(message.contains("valid categories are: name, geographic, date,"), "{message}");
+    assert!(
+        message.contains(
+            "column ssn of table public.patients has unknown PHI category \"social_security\""
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("valid categories are: name, geographic, date,"),
+        "{message}"
+    );
     assert!(message.contains("psychotherapy_note"), "{message}");
 }
 
 #[test]
 fn unqualified_catalog_table_is_rejected() {
     let dir = common::policy_dir(&[]);
-    fs::write(dir.path().join("catalogs/ehr.toml"), "target = \"ehr\"\n[tables.patients]\ncolumns = { ssn = [\"ssn\"] }\n")
-        .expect("write catalog");
+    fs::write(
+        dir.path().join("catalogs/ehr.toml"),
+        "target = \"ehr\"\n[tables.patients]\ncolumns = { ssn = [\"ssn\"] }\n",
+    )
+    .expect("write catalog");
     let message = load_error(dir.path()).to_string();
-    assert!(message.contains("write it as \"public.patients\""), "{message}");
+    assert!(
+        message.contains("write it as \"public.patients\""),
+        "{message}"
+    );
 }
 
 #[test]
@@ -149,20 +229,40 @@ fn catalog_entries_missing_from_database_warn() {
     let catalog = dir.path().join("catalogs/ehr.toml");
     let mut text = fs::read_to_string(&catalog).expect("read catalog");
     text.push_str("\n[tables.\"public.old_patients\".columns]\nssn = [\"ssn\"]\n");
-    fs::write(&catalog, text.replace("deceased = []", "deceased = []\nnickname = [\"name\"]")).expect("write catalog");
+    fs::write(
+        &catalog,
+        text.replace("deceased = []", "deceased = []\nnickname = [\"name\"]"),
+    )
+    .expect("write catalog");
     let snapshot = PolicySnapshot::load(&common::sources(dir.path())).expect("load");
     let warnings = snapshot.warnings().join("\n");
-    assert!(warnings.contains("column nickname of public.patients, which the database does not have"), "{warnings}");
-    assert!(warnings.contains("table public.old_patients, which the database does not have"), "{warnings}");
+    assert!(
+        warnings.contains("column nickname of public.patients, which the database does not have"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("table public.old_patients, which the database does not have"),
+        "{warnings}"
+    );
 }
 
 #[test]
 fn guardrails_file_is_checked() {
     let dir = common::policy_dir(&[]);
-    write(dir.path(), "guardrails.toml", "[[guardrails]]\ntarget = \"ehr\"\nmax_rows = 0\n");
+    write(
+        dir.path(),
+        "guardrails.toml",
+        "[[guardrails]]\ntarget = \"ehr\"\nmax_rows = 0\n",
+    );
     assert!(load_error(dir.path()).to_string().contains("max_rows = 0"));
-    write(dir.path(), "guardrails.toml", "[[guardrails]]\ntarget = \"ehr\"\ndeny_everything = true\n");
-    assert!(load_error(dir.path()).to_string().contains("deny_everything"));
+    write(
+        dir.path(),
+        "guardrails.toml",
+        "[[guardrails]]\ntarget = \"ehr\"\ndeny_everything = true\n",
+    );
+    assert!(load_error(dir.path())
+        .to_string()
+        .contains("deny_everything"));
 }
 
 #[test]
@@ -176,7 +276,11 @@ fn reload_swaps_and_bad_set_keeps_old() {
     assert!(session.decide(SSN_SELECT, &analysis, &request).is_allowed());
 
     // A set that does not validate is rejected and the old one stays.
-    write(dir.path(), "broken.cedar", "permit (principal, action, resource) when { resource.nope };");
+    write(
+        dir.path(),
+        "broken.cedar",
+        "@id(\"broken\") permit (principal, action, resource) when { resource.nope };",
+    );
     assert!(engine.reload(&sources).is_err());
     assert_eq!(engine.policy_hash(), before);
     assert_eq!(engine.generation(), 0);
@@ -197,7 +301,10 @@ fn reload_swaps_and_bad_set_keeps_old() {
     let decision = session.decide(SSN_SELECT, &analysis, &request);
     assert!(!decision.is_allowed());
     assert_eq!(&*decision.policy_hash, report.hash.as_str());
-    assert_eq!(decision.statements[0].determining_policies, vec!["forbid-ssn".to_owned()]);
+    assert_eq!(
+        decision.statements[0].determining_policies,
+        vec!["forbid-ssn".to_owned()]
+    );
     assert_eq!(session.policy_hash(), report.hash);
 }
 
@@ -207,7 +314,9 @@ fn reload_that_drops_target_denies_sessions() {
     let engine = PolicyEngine::load(&common::sources(dir.path())).expect("load");
     let (mut session, request) = common::session(&engine, "alice");
     fs::remove_file(dir.path().join("catalogs/ehr.toml")).expect("remove catalog");
-    engine.reload(&PolicySources::new(dir.path(), Vec::new())).expect("reload without targets");
+    engine
+        .reload(&PolicySources::new(dir.path(), Vec::new()))
+        .expect("reload without targets");
     let decision = session.decide("SELECT 1", &common::analysis_context(), &request);
     let Some(DenyReason::SessionInvalid { message }) = &decision.reason else {
         panic!("expected an invalid session, got {:?}", decision.reason);
@@ -226,17 +335,33 @@ fn evaluation_error_fails_closed() {
     );
     let engine = PolicyEngine::load(&common::sources(dir.path())).expect("load");
     let (mut session, request) = common::session(&engine, "alice");
+
     // clinician.read alone would allow first_name; the erroring policy denies it.
-    let decision = session.decide("SELECT first_name FROM patients", &common::analysis_context(), &request);
+    let decision = session.decide(
+        "SELECT first_name FROM patients",
+        &common::analysis_context(),
+        &request,
+    );
     assert_eq!(decision.outcome, Outcome::Deny);
+
     let statement = &decision.statements[0];
     assert!(
         matches!(&statement.reason, Some(DenyReason::EvaluationFailed { resource, .. }) if resource == "public.patients.first_name"),
         "{:?}",
         statement.reason
     );
-    assert!(statement.errors.iter().any(|error| error.contains("overflow")), "{:?}", statement.errors);
-    assert_eq!(statement.reason.as_ref().map(DenyReason::sqlstate), Some("XX000"));
+    assert!(
+        statement
+            .errors
+            .iter()
+            .any(|error| error.contains("overflow")),
+        "{:?}",
+        statement.errors
+    );
+    assert_eq!(
+        statement.reason.as_ref().map(DenyReason::sqlstate),
+        Some("XX000")
+    );
 }
 
 #[test]
@@ -262,15 +387,24 @@ fn decision_cache_reuses_and_invalidates() {
     let mut analysis = common::analysis_context();
     let first = session.decide(SSN_SELECT, &analysis, &request);
     let second = session.decide(SSN_SELECT, &analysis, &request);
-    assert!(Arc::ptr_eq(&first, &second), "a repeated message is served from the cache");
+    assert!(
+        Arc::ptr_eq(&first, &second),
+        "a repeated message is served from the cache"
+    );
 
     // The time of day changes nothing the demo policies read within the hour.
     request.now += 30;
-    assert!(Arc::ptr_eq(&first, &session.decide(SSN_SELECT, &analysis, &request)));
+    assert!(Arc::ptr_eq(
+        &first,
+        &session.decide(SSN_SELECT, &analysis, &request)
+    ));
 
     // A break-glass grant starts a new cache.
     request.via_break_glass = true;
-    assert!(!Arc::ptr_eq(&first, &session.decide(SSN_SELECT, &analysis, &request)));
+    assert!(!Arc::ptr_eq(
+        &first,
+        &session.decide(SSN_SELECT, &analysis, &request)
+    ));
     request.via_break_glass = false;
 
     // A different search path resolves names differently.
@@ -294,7 +428,10 @@ fn execute_and_fetch_use_session_state() {
     }
     let execute = session.decide("EXECUTE q(1)", &analysis, &request);
     assert!(execute.is_allowed(), "{:?}", execute.reason);
-    assert_eq!(execute.statements[0].mask_plan.columns, vec![None, "partial:4".parse().ok()]);
+    assert_eq!(
+        execute.statements[0].mask_plan.columns,
+        vec![None, "partial:4".parse().ok()]
+    );
 
     // EXECUTE is decided again each time: after a new PREPARE under the same
     // name, the same text reaches another decision.
@@ -302,18 +439,35 @@ fn execute_and_fetch_use_session_state() {
     for facts in deallocate.facts.iter() {
         analysis.apply_session_effect(facts);
     }
-    let reprepare = session.decide("PREPARE q(int) AS SELECT id FROM patients WHERE ssn = 'x'", &analysis, &request);
-    assert!(!reprepare.is_allowed(), "a PREPARE that filters on a masked column is denied");
+    let reprepare = session.decide(
+        "PREPARE q(int) AS SELECT id FROM patients WHERE ssn = 'x'",
+        &analysis,
+        &request,
+    );
+    assert!(
+        !reprepare.is_allowed(),
+        "a PREPARE that filters on a masked column is denied"
+    );
     let retry = session.decide("EXECUTE q(1)", &analysis, &request);
-    assert!(!retry.is_allowed(), "EXECUTE of a statement never prepared through the gateway is denied");
+    assert!(
+        !retry.is_allowed(),
+        "EXECUTE of a statement never prepared through the gateway is denied"
+    );
 
-    let declare = session.decide("DECLARE c CURSOR FOR SELECT ssn, first_name FROM patients", &analysis, &request);
+    let declare = session.decide(
+        "DECLARE c CURSOR FOR SELECT ssn, first_name FROM patients",
+        &analysis,
+        &request,
+    );
     for facts in declare.facts.iter() {
         analysis.apply_session_effect(facts);
     }
     let fetch = session.decide("FETCH 5 FROM c", &analysis, &request);
     assert!(fetch.is_allowed(), "{:?}", fetch.reason);
-    assert_eq!(fetch.statements[0].mask_plan.columns, vec!["partial:4".parse().ok(), None]);
+    assert_eq!(
+        fetch.statements[0].mask_plan.columns,
+        vec!["partial:4".parse().ok(), None]
+    );
 }
 
 #[test]
@@ -332,7 +486,12 @@ fn connect_decisions() {
     for (spec, allowed) in cases {
         let (mut session, request) = common::session(&engine, spec);
         let decision = session.connect(&request);
-        assert_eq!(decision.is_allowed(), allowed, "{spec}: {:?}", decision.reason);
+        assert_eq!(
+            decision.is_allowed(),
+            allowed,
+            "{spec}: {:?}",
+            decision.reason
+        );
         assert_eq!(decision.statement_kind, "connect");
     }
 }
@@ -340,20 +499,34 @@ fn connect_decisions() {
 #[test]
 fn unknown_target_is_an_error() {
     let (engine, _dir) = common::demo_engine();
-    let error = engine.session(common::principal("alice"), "billing-db").expect_err("unknown target");
-    assert!(error.to_string().contains("target \"billing-db\" is not configured"), "{error}");
+    let error = engine
+        .session(common::principal("alice"), "billing-db")
+        .expect_err("unknown target");
+    assert!(
+        error
+            .to_string()
+            .contains("target \"billing-db\" is not configured"),
+        "{error}"
+    );
 }
 
 #[test]
 fn role_hierarchy_grants_parent_permissions() {
     let dir = common::policy_dir(&[]);
     let mut sources = common::sources(dir.path());
-    sources.role_parents.insert("attending".into(), vec!["clinician".into()]);
+    sources
+        .role_parents
+        .insert("attending".into(), vec!["clinician".into()]);
     let engine = PolicyEngine::load(&sources).expect("load");
-    let mut session = engine.session(Principal::new("grace", &["attending"]), "ehr").expect("session");
+    let mut session = engine
+        .session(Principal::new("grace", &["attending"]), "ehr")
+        .expect("session");
     let decision = session.decide(SSN_SELECT, &common::analysis_context(), &common::request());
     assert!(decision.is_allowed(), "{:?}", decision.reason);
-    assert_eq!(decision.statements[0].mask_plan.method(1), "partial:4".parse().ok());
+    assert_eq!(
+        decision.statements[0].mask_plan.method(1),
+        "partial:4".parse().ok()
+    );
 }
 
 #[test]
@@ -378,30 +551,57 @@ permit (principal in Portcullis::Role::"researcher", action == Portcullis::Actio
     let engine = PolicyEngine::load(&common::sources(dir.path())).expect("load");
     let (mut session, request) = common::session(&engine, "carol");
     let analysis = common::analysis_context();
-    let explanation = session.explain("SELECT dob, mrn, first_name FROM patients", &analysis, &request);
+    let explanation = session.explain(
+        "SELECT dob, mrn, first_name FROM patients",
+        &analysis,
+        &request,
+    );
     let statement = &explanation.statements[0];
-    let plan: Vec<String> =
-        statement.decision.mask_plan.columns.iter().map(|m| m.map(|m| m.to_string()).unwrap_or_default()).collect();
+    let plan: Vec<String> = statement
+        .decision
+        .mask_plan
+        .columns
+        .iter()
+        .map(|m| m.map(|m| m.to_string()).unwrap_or_default())
+        .collect();
     // dob: year (from the demo) beats redact and null; mrn: partial:3 beats
     // partial:2 and token; first_name: the unmasked permit makes it visible.
     assert_eq!(plan, vec!["year", "partial:3", ""]);
-    let first_name = statement.columns.iter().find(|c| c.column == "public.patients.first_name").expect("column");
+    let first_name = statement
+        .columns
+        .iter()
+        .find(|c| c.column == "public.patients.first_name")
+        .expect("column");
     assert_eq!(first_name.status, ColumnStatus::Visible);
     let policies = &first_name.result.as_ref().expect("read result").policies;
-    assert_eq!(policies, &vec!["researcher.token-identifiers".to_owned(), "sex-unmasked".to_owned()]);
+    assert_eq!(
+        policies,
+        &vec![
+            "researcher.token-identifiers".to_owned(),
+            "sex-unmasked".to_owned()
+        ]
+    );
 }
 
 #[test]
 fn decision_carries_audit_fields() {
     let (engine, _dir) = common::demo_engine();
     let (mut session, request) = common::session(&engine, "carol");
-    let decision = session.decide("SELECT mrn, sex FROM patients", &common::analysis_context(), &request);
+    let decision = session.decide(
+        "SELECT mrn, sex FROM patients",
+        &common::analysis_context(),
+        &request,
+    );
     let statement = &decision.statements[0];
     assert_eq!(statement.outcome, Outcome::Allow);
     assert_eq!(statement.statement_kind, "select");
     assert_eq!(
         statement.determining_policies,
-        vec!["researcher.read-clinical", "researcher.select", "researcher.token-identifiers"]
+        vec![
+            "researcher.read-clinical",
+            "researcher.select",
+            "researcher.token-identifiers"
+        ]
     );
     assert!(statement.errors.is_empty());
     assert_eq!(statement.max_rows, Some(1000));
@@ -436,15 +636,44 @@ fn denial_reason_names_column_and_usage_not_values() {
 fn guardrails_report_every_broken_rule() {
     let (engine, _dir) = common::demo_engine();
     let (mut session, request) = common::session(&engine, "alice");
-    let explanation = session.explain("CREATE INDEX ON clinical_notes (written_at)", &common::analysis_context(), &request);
+    let explanation = session.explain(
+        "CREATE INDEX ON clinical_notes (written_at)",
+        &common::analysis_context(),
+        &request,
+    );
     let denials = &explanation.statements[0].denials;
-    assert!(matches!(&denials[0], DenyReason::RelationDenied { .. }), "{denials:?}");
-    assert!(denials.iter().any(|d| matches!(d, DenyReason::Guardrail { rule: "deny_ddl", .. })), "{denials:?}");
+    assert!(
+        matches!(&denials[0], DenyReason::RelationDenied { .. }),
+        "{denials:?}"
+    );
+    assert!(
+        denials.iter().any(|d| matches!(
+            d,
+            DenyReason::Guardrail {
+                rule: "deny_ddl",
+                ..
+            }
+        )),
+        "{denials:?}"
+    );
 
     let (mut session, request) = common::session(&engine, "carol");
-    let explanation = session.explain("DELETE FROM diagnoses", &common::analysis_context(), &request);
+    let explanation = session.explain(
+        "DELETE FROM diagnoses",
+        &common::analysis_context(),
+        &request,
+    );
     let denials = &explanation.statements[0].denials;
-    assert!(denials.iter().any(|d| matches!(d, DenyReason::Guardrail { rule: "read_only", .. })), "{denials:?}");
+    assert!(
+        denials.iter().any(|d| matches!(
+            d,
+            DenyReason::Guardrail {
+                rule: "read_only",
+                ..
+            }
+        )),
+        "{denials:?}"
+    );
     assert_eq!(session.guardrails().and_then(|g| g.max_rows), Some(1000));
 }
 
@@ -455,7 +684,13 @@ fn truncate_counts_as_delete_without_where() {
     let explanation = session.explain("TRUNCATE claims", &common::analysis_context(), &request);
     let denials = &explanation.statements[0].denials;
     assert!(
-        denials.iter().any(|d| matches!(d, DenyReason::Guardrail { rule: "deny_delete_without_where", .. })),
+        denials.iter().any(|d| matches!(
+            d,
+            DenyReason::Guardrail {
+                rule: "deny_delete_without_where",
+                ..
+            }
+        )),
         "{denials:?}"
     );
 }
@@ -464,10 +699,20 @@ fn truncate_counts_as_delete_without_where() {
 fn unlisted_star_plan_is_open_ended() {
     let (engine, _dir) = common::demo_engine();
     let (mut session, request) = common::session(&engine, "alice");
-    let decision = session.decide("SELECT p.ssn, c.* FROM patients p, pg_class c", &common::analysis_context(), &request);
+    let decision = session.decide(
+        "SELECT p.ssn, c.* FROM patients p, pg_class c",
+        &common::analysis_context(),
+        &request,
+    );
     assert!(decision.is_allowed(), "{:?}", decision.reason);
     let plan = &decision.statements[0].mask_plan;
-    assert_eq!(plan, &MaskPlan { columns: vec!["partial:4".parse().ok()], open_ended: true });
+    assert_eq!(
+        plan,
+        &MaskPlan {
+            columns: vec!["partial:4".parse().ok()],
+            open_ended: true
+        }
+    );
     assert_eq!(plan.method(0), "partial:4".parse().ok());
     assert_eq!(plan.method(7), None);
 }
@@ -476,14 +721,35 @@ fn unlisted_star_plan_is_open_ended() {
 fn explain_prints_checks() {
     let (engine, _dir) = common::demo_engine();
     let (mut session, request) = common::session(&engine, "alice");
-    let explanation = session.explain("SELECT ssn FROM patients ORDER BY ssn", &common::analysis_context(), &request);
+    let explanation = session.explain(
+        "SELECT ssn FROM patients ORDER BY ssn",
+        &common::analysis_context(),
+        &request,
+    );
     let text = explanation.to_string();
-    assert!(text.contains("DENY: column public.patients.ssn is masked"), "{text}");
-    assert!(text.contains("public.patients  select  allow   clinician.select"), "{text}");
-    assert!(text.contains("public.patients.ssn  output,order_by  masked(partial:4)  clinician.ssn-last-four"), "{text}");
+    assert!(
+        text.contains("DENY: column public.patients.ssn is masked"),
+        "{text}"
+    );
+    assert!(
+        text.contains("public.patients  select  allow   clinician.select"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "public.patients.ssn  output,order_by  masked(partial:4)  clinician.ssn-last-four"
+        ),
+        "{text}"
+    );
     let json = serde_json::to_value(&explanation).expect("explanation serializes");
-    assert_eq!(json["statements"][0]["columns"][0]["status"]["status"], "masked");
-    assert_eq!(json["statements"][0]["tables"][0]["status"]["status"], "checked");
+    assert_eq!(
+        json["statements"][0]["columns"][0]["status"]["status"],
+        "masked"
+    );
+    assert_eq!(
+        json["statements"][0]["tables"][0]["status"]["status"],
+        "checked"
+    );
 }
 
 #[test]
@@ -491,7 +757,11 @@ fn explain_equals_decide_for_statement_facts() {
     let (engine, _dir) = common::demo_engine();
     let (mut session, request) = common::session(&engine, "carol");
     let analysis = common::analysis_context();
-    for sql in ["SELECT * FROM patients", "SELECT reason FROM encounters", "SELECT set_config('a.b', 'c', false)"] {
+    for sql in [
+        "SELECT * FROM patients",
+        "SELECT reason FROM encounters",
+        "SELECT set_config('a.b', 'c', false)",
+    ] {
         for facts in analyze(sql, &analysis).expect("analysis") {
             let decision = session.decide_statement(&facts, &request);
             let explanation = session.explain_statement(&facts, &request);

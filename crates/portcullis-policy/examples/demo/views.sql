@@ -1,10 +1,10 @@
 -- Views the demo policies rely on. Load after schema.sql, as the owner of the
 -- tables, then grant the gateway's role SELECT on them.
 --
--- The gateway decides per table and column. Rows that some users may not see
--- at all (psychotherapy notes, 45 CFR 164.508(a)(2); substance use disorder
--- records, 42 CFR Part 2) are left out by a view that those users read instead
--- of the table. security_barrier keeps functions in a caller's WHERE clause
+-- The gateway decides per table and column. Some users may not see some rows
+-- at all: psychotherapy notes (45 CFR 164.508(a)(2)) and substance use disorder
+-- records (42 CFR Part 2). A view leaves them out, and those users read the
+-- view instead of the table. security_barrier keeps functions in a caller's WHERE clause
 -- from seeing rows the view's own condition removes.
 --
 -- An alternative that needs no view: a row-level security policy on note_type

@@ -8,10 +8,12 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use portcullis_policy::{PolicyEngine, PolicySources, Principal, RequestContext, SessionPolicy, TableDef, TargetTables};
+use portcullis_policy::{
+    PolicyEngine, PolicySources, Principal, RequestContext, SessionPolicy, TableDef, TargetTables,
+};
 use portcullis_sql::AnalysisContext;
 
-/// The demo target's relations, with columns in table order, as
+/// Describes the demo target's relations, with columns in table order, as
 /// crates/portcullis/demo/schema.sql creates them, plus the view of
 /// examples/demo/views.sql.
 pub fn demo_tables() -> TargetTables {
@@ -61,9 +63,13 @@ pub fn demo_tables() -> TargetTables {
     tables
 }
 
-/// The pgbench table the benchmark reads, in its own schema-less target list.
+/// Adds the pgbench_accounts table, which the benchmark reads, to `tables`.
 pub fn with_pgbench(mut tables: TargetTables) -> TargetTables {
-    tables.tables.push(TableDef::table("public", "pgbench_accounts", &["aid", "bid", "abalance", "filler"]));
+    tables.tables.push(TableDef::table(
+        "public",
+        "pgbench_accounts",
+        &["aid", "bid", "abalance", "filler"],
+    ));
     tables
 }
 
@@ -112,10 +118,13 @@ pub fn demo_engine() -> (PolicyEngine, tempfile::TempDir) {
 }
 
 pub fn analysis_context() -> AnalysisContext {
-    AnalysisContext::new(Arc::new(demo_tables().to_sql_catalog(1)), vec!["public".into()])
+    AnalysisContext::new(
+        Arc::new(demo_tables().to_sql_catalog(1)),
+        vec!["public".into()],
+    )
 }
 
-/// A demo user by name: alice (clinician, cardiology), bob (billing), carol
+/// Returns a demo user by name: alice (clinician, cardiology), bob (billing), carol
 /// (researcher), dave (dba), erin (security officer), frank (emergency),
 /// mallory (no role).
 pub fn principal(user: &str) -> Principal {
@@ -148,7 +157,7 @@ pub fn request() -> RequestContext {
     }
 }
 
-/// A session for a user spec: a user name, with `+jit` or `+glass` for a
+/// Starts a session for a user spec: a user name, with `+jit` or `+glass` for a
 /// just-in-time or break-glass grant. Returns the session and its context.
 pub fn session(engine: &PolicyEngine, spec: &str) -> (SessionPolicy, RequestContext) {
     let (user, grant) = spec.split_once('+').unwrap_or((spec, ""));
