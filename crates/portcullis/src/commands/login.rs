@@ -33,7 +33,7 @@ pub async fn login(config: &Config, args: &LoginArgs, output: OutputFormat) -> R
         .await
         .with_context(|| format!("cannot reach the Portcullis API at {url}; is `portcullis serve` running?"))?;
     let status = response.status();
-    let value: Value = response.json().await.context("reading the API's answer")?;
+    let value: Value = response.json().await.context("reading the API response")?;
     if !status.is_success() {
         bail!("login failed ({status}): {}", value["error"].as_str().unwrap_or("no reason given"));
     }
@@ -95,7 +95,7 @@ fn api_base(config: &Config, explicit: Option<&str>) -> String {
     format!("{scheme}://{host}:{}", listen.port())
 }
 
-/// An HTTPS client that trusts the gateway's CA (`tls.ca_file`).
+/// Builds an HTTPS client that trusts the gateway's CA (`tls.ca_file`).
 fn http_client(config: &Config) -> Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30));
     let ca_path = config.resolve(&config.tls.ca_file);
