@@ -1,4 +1,4 @@
-"""Measure a process's resident memory while it holds many idle PostgreSQL sessions.
+"""Measure a process's resident memory while many idle PostgreSQL sessions are open to it.
 
 Opens COUNT sessions to HOST:PORT with asyncpg over TLS (sslmode=require, no
 certificate check), at most CONCURRENCY logins at a time, and runs `SELECT 1` on each

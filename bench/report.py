@@ -18,7 +18,7 @@ from pathlib import Path
 PATHS = ("direct", "pgbouncer", "portcullis")
 WORKLOADS = {"select-only": "select-only (`pgbench -S`)", "tpcb": "TPC-B-like (pgbench default script)"}
 
-# Goals of the first benchmark round.
+# Goals that the report marks as met or missed.
 MIN_RATIO_TO_PGBOUNCER = 0.9  # select-only TPS at 8 clients, both protocol modes
 MAX_IDLE_SESSION_KIB = 64
 MAX_LARGE_RESULT_PEAK_MIB = 64

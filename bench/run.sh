@@ -41,22 +41,25 @@
 #   BENCH_IDLE_CONNECTIONS  idle sessions for the memory figure, 0 to skip [1000]
 #   BENCH_IDLE_CYCLES       times those sessions are opened and closed [2]
 #   BENCH_LARGE_ROUNDS      rounds of the 1 GiB result measurements, 0 to skip [3]
-#   BENCH_WORKLOADS         pgbench workloads to run: select-only, tpcb, both, or
-#                           none ["select-only tpcb"]
+#   BENCH_WORKLOADS         space-separated pgbench workloads to run, from
+#                           select-only and tpcb, or none ["select-only tpcb"]
 #   BENCH_AUDIT_DIR         puts the gateway's audit log in this new directory
 #                           instead of its working directory, for example on
 #                           tmpfs to see what the per-statement fdatasync costs
 #                           [unset: the working directory, on the same disk as /tmp]
-#   BENCH_PROFILE           1 adds a `perf record` of the gateway during one extra
-#                           select-only run with 8 clients [0]
+#   BENCH_PROFILE           1 adds `perf record` and `perf trace -s` of the gateway
+#                           during one extra select-only run with 8 clients [0]
 #   BENCH_OUT               results directory [target/bench/UTC-TIMESTAMP]
 #   BENCH_KEEP              1 keeps the temporary directory with every log [0]
 #
 # Needs: cargo, PostgreSQL server binaries, psql, pgbench, pgbouncer, python3 with
 # venv and pip (scripts/install-deps.sh --test installs them), and, when run as
-# root, the `postgres` system user. The pgbench part takes BENCH_ROUNDS x 24 x (BENCH_DURATION + about 2)
-# seconds: about 20 minutes with the defaults, plus about 3 minutes for the rest
-# once the binary is built.
+# root, the `postgres` system user.
+#
+# Duration: the pgbench part takes BENCH_ROUNDS x 24 x (BENCH_DURATION + about 0.5)
+# seconds, about 19 minutes with the defaults. Setup, warm-up and the memory
+# measurements add about 3 minutes once the binary is built (1,318 s in all for
+# the run recorded in BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$(pwd)"
@@ -279,7 +282,8 @@ pgbouncer_env=(PGHOST=127.0.0.1 "PGPORT=$pgbouncer_port" PGUSER=bench "PGPASSWOR
 log "configuring and starting the gateway"
 gateway_port="$(free_port)"
 config="$gateway_dir/portcullis.toml"
-# Drop the [postgres] table that `init` writes; the one appended below replaces it.
+# Drop the [postgres] table that `init` writes, because the one appended below
+# replaces it.
 python3 - "$config" <<'PYTHON'
 import re, sys
 path = sys.argv[1]
@@ -292,7 +296,7 @@ cat >>"$config" <<EOF
 [postgres]
 listen = "127.0.0.1:$gateway_port"
 plaintext = "reject"
-# Raised for the idle-connection measurement; the defaults are 1000 and 50.
+# Raised for the idle-connection measurement. The defaults are 1000 and 50.
 max_connections = $((idle_connections + 100))
 max_connections_per_user = $((idle_connections + 100))
 
@@ -302,8 +306,8 @@ port = $pg_port
 database = "bench"
 user = "bench"
 password_env = "PORTCULLIS_BENCH_PASSWORD"
-# The cluster runs on this host; TLS is measured between client and gateway only,
-# as between client and PgBouncer.
+# The cluster runs on this host. As with PgBouncer, TLS covers only the client's
+# side of the gateway.
 tls = "disable"
 allowed_roles = ["benchmark"]
 EOF
@@ -359,7 +363,7 @@ gateway_env=(PGHOST=127.0.0.1 "PGPORT=$gateway_port" PGUSER=bench-client "PGPASS
     echo "scale	$scale"
     echo "audit_dir	${audit_dir:-gateway working directory under /tmp}"
     # Mean time to append one 300-byte line and fdatasync it, 200 times, on the file
-    # system of the audit log: the audit writer does the same once per batch.
+    # system of the audit log, which is what the audit writer does once per batch.
     echo "append_fdatasync_ms	$(python3 - "${audit_dir:-$gateway_dir}/fdatasync-probe" <<'PYTHON'
 import os, sys, time
 path = sys.argv[1]
