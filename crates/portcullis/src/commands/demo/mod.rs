@@ -112,8 +112,9 @@ async fn serve_until_stopped(args: &DemoArgs, gateway: &Gateway, cluster: &portc
 
 fn write_state(path: &Path, state: &serde_json::Value) -> Result<()> {
     let temporary: PathBuf = path.with_extension("json.tmp");
-    std::fs::write(&temporary, serde_json::to_vec_pretty(state)?)
-        .with_context(|| format!("writing {}", temporary.display()))?;
+    // The file holds tokens and TOTP secrets, so only its owner may read it.
+    let _ = std::fs::remove_file(&temporary);
+    crate::files::write_new(&temporary, &serde_json::to_vec_pretty(state)?, crate::files::SECRET_MODE)?;
     std::fs::rename(&temporary, path).with_context(|| format!("writing {}", path.display()))
 }
 
