@@ -23,6 +23,10 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 4096;
 /// Maximum number of events that one group commit writes with a single `fdatasync`.
 const MAX_BATCH: usize = 1024;
 
+/// How long records appended with [`AuditLog::append_unsynced`] wait for an append that
+/// waits for its sync, so that both share one `fdatasync`.
+const UNSYNCED_LINGER: Duration = Duration::from_millis(2);
+
 /// Settings of one gateway instance's audit log.
 #[derive(Debug, Clone)]
 pub struct AuditConfig {
@@ -75,11 +79,14 @@ impl AuditConfig {
 enum Command {
     Append {
         event: AuditEvent,
-        reply: oneshot::Sender<Result<u64, AuditError>>,
+        /// `None` for an append whose caller does not wait for the sync.
+        reply: Option<AppendReply>,
     },
     Shutdown {
         reply: oneshot::Sender<Result<(), AuditError>>,
     },
+    /// Internal: the linger of held unsynced appends ran out.
+    Flush,
 }
 
 /// A cheap, cloneable handle to one audit log. All clones feed one writer task. Each
@@ -149,12 +156,39 @@ impl AuditLog {
         let (reply, response) = oneshot::channel();
         self.inner
             .sender
-            .send(Command::Append { event, reply })
+            .send(Command::Append {
+                event,
+                reply: Some(reply),
+            })
             .await
             .map_err(|_| AuditError::Closed)?;
         response.await.map_err(|_| AuditError::WriterStopped {
             reason: "the writer task ended before it answered".to_owned(),
         })?
+    }
+
+    /// Queues the event behind every earlier append and returns without waiting for the
+    /// sync.
+    ///
+    /// The record is written with the next batch that a waiting [`append`](Self::append)
+    /// commits, or after a short linger when none arrives, so it costs no `fdatasync` of
+    /// its own. Its sequence number is unknown to the caller, and a write failure shows only
+    /// as the log's failure: every later `append` fails. Use it for records whose action has
+    /// already happened and only needs to be described, such as a statement's completion;
+    /// an action that must be recorded before it happens needs `append`.
+    pub async fn append_unsynced(&self, event: AuditEvent) -> Result<(), AuditError> {
+        event.validate()?;
+        if let Some(reason) = self.inner.failure.get() {
+            return Err(AuditError::LogFailed {
+                path: self.inner.log_path.clone(),
+                reason: reason.clone(),
+            });
+        }
+        self.inner
+            .sender
+            .send(Command::Append { event, reply: None })
+            .await
+            .map_err(|_| AuditError::Closed)
     }
 
     /// Writes the records queued before this call, a final checkpoint, and the anchor, then
@@ -200,10 +234,15 @@ async fn run_writer(
 ) {
     let mut writer = writer;
     let mut deadline = Instant::now() + checkpoint_interval;
+    // Unsynced appends waiting for company, and when they stop waiting.
+    let mut held = Batch::default();
+    let mut linger = Instant::now();
     loop {
         let due = writer.has_records_since_checkpoint() && writer.failure().is_none();
+        let holding = !held.events.is_empty();
         let first = tokio::select! {
             command = receiver.recv() => command,
+            () = sleep_until(linger), if holding => Some(Command::Flush),
             () = sleep_until(deadline), if due => {
                 match commit(writer, Vec::new(), true, &failure).await {
                     Some((returned, _)) => writer = returned,
@@ -217,14 +256,25 @@ async fn run_writer(
 
         // All handles were dropped without `shutdown`: finish the log as `shutdown` would.
         let Some(first) = first else {
-            let _ = finish(writer, Vec::new(), Vec::new(), &failure).await;
+            let _ = finish(writer, held.events, held.replies, &failure).await;
             return;
         };
+        let batch = drain_batch(first, &mut receiver);
+        let waits = batch.shutdown.is_some() || batch.replies.iter().any(Option::is_some);
+        let was_holding = !held.events.is_empty();
+        held.absorb(batch);
+        if !waits && !held.flush && held.events.len() < MAX_BATCH {
+            if !was_holding {
+                linger = Instant::now() + UNSYNCED_LINGER;
+            }
+            continue;
+        }
         let Batch {
             events,
             replies,
             shutdown,
-        } = drain_batch(first, &mut receiver);
+            ..
+        } = std::mem::take(&mut held);
         if let Some(shutdown_reply) = shutdown {
             let result = finish(writer, events, replies, &failure).await;
             receiver.close();
@@ -253,20 +303,29 @@ type AppendReply = oneshot::Sender<Result<u64, AuditError>>;
 type ShutdownReply = oneshot::Sender<Result<(), AuditError>>;
 
 /// Appends taken from the queue in one go, and a shutdown request that ended the batch.
+#[derive(Default)]
 struct Batch {
     events: Vec<AuditEvent>,
-    replies: Vec<AppendReply>,
+    /// One entry per event: `None` for an unsynced append.
+    replies: Vec<Option<AppendReply>>,
     shutdown: Option<ShutdownReply>,
+    /// The linger of held unsynced appends ran out: commit them now.
+    flush: bool,
+}
+
+impl Batch {
+    fn absorb(&mut self, batch: Batch) {
+        self.events.extend(batch.events);
+        self.replies.extend(batch.replies);
+        self.shutdown = batch.shutdown;
+        self.flush |= batch.flush;
+    }
 }
 
 /// Takes the first command and every command already queued, up to `MAX_BATCH`, stopping at
 /// a shutdown so that appends queued after it are not written.
 fn drain_batch(first: Command, receiver: &mut mpsc::Receiver<Command>) -> Batch {
-    let mut batch = Batch {
-        events: Vec::new(),
-        replies: Vec::new(),
-        shutdown: None,
-    };
+    let mut batch = Batch::default();
     let mut next = Some(first);
     while let Some(command) = next.take() {
         match command {
@@ -274,6 +333,7 @@ fn drain_batch(first: Command, receiver: &mut mpsc::Receiver<Command>) -> Batch 
                 batch.events.push(event);
                 batch.replies.push(reply);
             }
+            Command::Flush => batch.flush = true,
             Command::Shutdown { reply } => {
                 batch.shutdown = Some(reply);
                 return batch;
@@ -291,7 +351,7 @@ fn drain_batch(first: Command, receiver: &mut mpsc::Receiver<Command>) -> Batch 
 async fn finish(
     writer: Writer,
     events: Vec<AuditEvent>,
-    replies: Vec<AppendReply>,
+    replies: Vec<Option<AppendReply>>,
     failure: &OnceLock<String>,
 ) -> Result<(), AuditError> {
     let Some((writer, committed)) = commit(writer, events, true, failure).await else {
@@ -338,17 +398,19 @@ fn publish_failure(writer: &Writer, failure: &OnceLock<String>) {
     }
 }
 
-fn send_replies(replies: Vec<AppendReply>, results: Vec<Result<u64, AuditError>>, failure: &OnceLock<String>) {
+fn send_replies(replies: Vec<Option<AppendReply>>, results: Vec<Result<u64, AuditError>>, failure: &OnceLock<String>) {
     let mut results = results.into_iter();
     for reply in replies {
         let result = results.next().unwrap_or_else(|| Err(failed(failure)));
         // A caller that stopped waiting has dropped its receiver. Its record is written anyway.
-        let _ = reply.send(result);
+        if let Some(reply) = reply {
+            let _ = reply.send(result);
+        }
     }
 }
 
-fn fail_replies(replies: Vec<AppendReply>, failure: &OnceLock<String>) {
-    for reply in replies {
+fn fail_replies(replies: Vec<Option<AppendReply>>, failure: &OnceLock<String>) {
+    for reply in replies.into_iter().flatten() {
         let _ = reply.send(Err(failed(failure)));
     }
 }
@@ -363,23 +425,25 @@ fn failed(failure: &OnceLock<String>) -> AuditError {
 async fn reject_all(mut receiver: mpsc::Receiver<Command>, failure: &OnceLock<String>) {
     while let Some(command) = receiver.recv().await {
         match command {
-            Command::Append { reply, .. } => {
+            Command::Append { reply: Some(reply), .. } => {
                 let _ = reply.send(Err(failed(failure)));
             }
             Command::Shutdown { reply } => {
                 let _ = reply.send(Err(failed(failure)));
             }
+            Command::Append { reply: None, .. } | Command::Flush => {}
         }
     }
 }
 
 fn reply_closed(command: Command) {
     match command {
-        Command::Append { reply, .. } => {
+        Command::Append { reply: Some(reply), .. } => {
             let _ = reply.send(Err(AuditError::Closed));
         }
         Command::Shutdown { reply } => {
             let _ = reply.send(Err(AuditError::Closed));
         }
+        Command::Append { reply: None, .. } | Command::Flush => {}
     }
 }
