@@ -85,7 +85,7 @@ enum Command {
     Shutdown {
         reply: oneshot::Sender<Result<(), AuditError>>,
     },
-    /// Internal: the linger of held unsynced appends ran out.
+    /// Internal: the linger of pending unsynced appends ran out.
     Flush,
 }
 
@@ -234,12 +234,12 @@ async fn run_writer(
 ) {
     let mut writer = writer;
     let mut deadline = Instant::now() + checkpoint_interval;
-    // Unsynced appends waiting for company, and when they stop waiting.
-    let mut held = Batch::default();
+    // Unsynced appends not yet committed, and when they are committed without company.
+    let mut pending = Batch::default();
     let mut linger = Instant::now();
     loop {
         let due = writer.has_records_since_checkpoint() && writer.failure().is_none();
-        let holding = !held.events.is_empty();
+        let holding = !pending.events.is_empty();
         let first = tokio::select! {
             command = receiver.recv() => command,
             () = sleep_until(linger), if holding => Some(Command::Flush),
@@ -256,14 +256,14 @@ async fn run_writer(
 
         // All handles were dropped without `shutdown`: finish the log as `shutdown` would.
         let Some(first) = first else {
-            let _ = finish(writer, held.events, held.replies, &failure).await;
+            let _ = finish(writer, pending.events, pending.replies, &failure).await;
             return;
         };
         let batch = drain_batch(first, &mut receiver);
         let waits = batch.shutdown.is_some() || batch.replies.iter().any(Option::is_some);
-        let was_holding = !held.events.is_empty();
-        held.absorb(batch);
-        if !waits && !held.flush && held.events.len() < MAX_BATCH {
+        let was_holding = !pending.events.is_empty();
+        pending.absorb(batch);
+        if !waits && !pending.flush && pending.events.len() < MAX_BATCH {
             if !was_holding {
                 linger = Instant::now() + UNSYNCED_LINGER;
             }
@@ -274,7 +274,7 @@ async fn run_writer(
             replies,
             shutdown,
             ..
-        } = std::mem::take(&mut held);
+        } = std::mem::take(&mut pending);
         if let Some(shutdown_reply) = shutdown {
             let result = finish(writer, events, replies, &failure).await;
             receiver.close();
@@ -309,7 +309,7 @@ struct Batch {
     /// One entry per event: `None` for an unsynced append.
     replies: Vec<Option<AppendReply>>,
     shutdown: Option<ShutdownReply>,
-    /// The linger of held unsynced appends ran out: commit them now.
+    /// The linger of pending unsynced appends ran out: commit them now.
     flush: bool,
 }
 

@@ -17,7 +17,7 @@ fn subjects(test_log: &TestLog) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn unsynced_append_is_written_before_a_later_waiting_append() {
+async fn unsynced_append_precedes_waiting_append() {
     let test_log = TestLog::new(1000);
     let log = test_log.open().await;
     log.append_unsynced(sample_event(1)).await.unwrap();
@@ -34,7 +34,7 @@ async fn unsynced_append_is_written_before_a_later_waiting_append() {
 }
 
 #[tokio::test]
-async fn unsynced_append_alone_is_written_after_the_linger() {
+async fn unsynced_append_alone_after_linger() {
     let test_log = TestLog::new(1000);
     let log = test_log.open().await;
     log.append_unsynced(sample_event(7)).await.unwrap();
@@ -48,7 +48,7 @@ async fn unsynced_append_alone_is_written_after_the_linger() {
 }
 
 #[tokio::test]
-async fn shutdown_writes_held_unsynced_appends() {
+async fn shutdown_writes_pending_appends() {
     let test_log = TestLog::new(1000);
     let log = test_log.open().await;
     log.append_unsynced(sample_event(4)).await.unwrap();
