@@ -9,6 +9,8 @@ mod error;
 mod health;
 mod login;
 mod openapi;
+pub mod scim;
+mod requests;
 mod server;
 
 use std::sync::Arc;
@@ -29,4 +31,8 @@ pub struct ApiState {
     pub audit: AuditLog,
     /// Renders the process's metrics for `/metrics`; `None` serves an empty page.
     pub metrics: Option<PrometheusHandle>,
+    /// Just-in-time access requests under `/v1/requests`; `None` answers them with 400.
+    pub access: Option<Arc<portcullis_access::AccessService>>,
+    /// SCIM 2.0 provisioning under `/scim/v2`, when `[scim] enabled` is set.
+    pub scim: Option<Arc<scim::ScimService>>,
 }

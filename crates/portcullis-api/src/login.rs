@@ -73,7 +73,7 @@ pub async fn login(
         .await;
     match result {
         Ok(issued) => issue(&state, issued, peer).await,
-        Err(error) => Err(reject(&state, error, peer).await),
+        Err(error) => Err(reject(&state, error, &request.user, peer).await),
     }
 }
 
@@ -116,7 +116,7 @@ async fn issue(
 }
 
 /// Records a failed login and turns it into the generic client error.
-async fn reject(state: &ApiState, error: LoginError, peer: SocketAddr) -> ApiError {
+async fn reject(state: &ApiState, error: LoginError, user_name: &str, peer: SocketAddr) -> ApiError {
     let (event_type, outcome_label) = match &error {
         LoginError::AddressLocked { .. } | LoginError::UserLocked { .. } => {
             (event_types::AUTH_LOCKOUT, "locked_out")
@@ -130,7 +130,9 @@ async fn reject(state: &ApiState, error: LoginError, peer: SocketAddr) -> ApiErr
         .client_addr(peer.ip())
         .meta("via", "api");
     if let Some(user) = failed_user(&error) {
-        event = event.actor(user);
+        // The name matched an account, so it is a user name and not, say, a password
+        // typed into the wrong field; alerts on repeated failures name the user by it.
+        event = event.actor(user).meta("user", user_name);
     }
     if let Err(audit_error) = state.audit.append(event).await {
         tracing::error!(error = %audit_error, "audit append of a failed login failed");
@@ -207,7 +209,7 @@ pub async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
     headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())

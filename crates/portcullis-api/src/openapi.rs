@@ -9,14 +9,26 @@ use utoipa::{Modify, OpenApi};
     paths(
         crate::login::login,
         crate::login::logout,
+        crate::requests::create,
+        crate::requests::list,
+        crate::requests::show,
+        crate::requests::approve,
+        crate::requests::deny,
+        crate::requests::revoke,
         crate::health::healthz,
         crate::health::readyz,
         crate::health::metrics,
     ),
-    components(schemas(crate::login::LoginRequest, crate::login::LoginResponse, crate::error::ErrorBody)),
+    components(schemas(
+        crate::login::LoginRequest,
+        crate::login::LoginResponse,
+        crate::requests::CreateRequestBody,
+        crate::error::ErrorBody
+    )),
     modifiers(&BearerScheme),
     tags(
         (name = "tokens", description = "Access tokens: what native database clients present as their password"),
+        (name = "requests", description = "Just-in-time access requests and their approvals"),
         (name = "operations", description = "Probes and metrics"),
     )
 )]

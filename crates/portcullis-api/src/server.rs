@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
 
-use crate::{login, health, openapi_document, ApiState};
+use crate::{health, login, openapi_document, requests, ApiState};
 
 /// Errors starting the listener.
 #[derive(Debug, thiserror::Error)]
@@ -25,9 +25,18 @@ pub enum ServeError {
 
 /// Builds the API's router.
 pub fn router(state: Arc<ApiState>) -> Router {
-    Router::new()
+    let mut router = Router::new();
+    if let Some(scim) = &state.scim {
+        router = router.nest_service("/scim/v2", crate::scim::router(scim.clone()));
+    }
+    router
         .route("/v1/login", post(login::login))
         .route("/v1/logout", post(login::logout))
+        .route("/v1/requests", post(requests::create).get(requests::list))
+        .route("/v1/requests/{id}", get(requests::show))
+        .route("/v1/requests/{id}/approve", post(requests::approve))
+        .route("/v1/requests/{id}/deny", post(requests::deny))
+        .route("/v1/requests/{id}/revoke", post(requests::revoke))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

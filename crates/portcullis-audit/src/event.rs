@@ -35,13 +35,41 @@ pub mod event_types {
     pub const SESSION_AUTH_FAILED: &str = "session.auth_failed";
     pub const CANCEL_REQUESTED: &str = "session.cancel_requested";
     pub const CONFIG_LOADED: &str = "config.loaded";
+    /// A gateway instance loaded a policy set (at start, on request or on
+    /// SIGHUP), or failed to and kept the set in force. `meta` contains
+    /// `policy_sha256`, the hash the instance now enforces.
     pub const POLICY_RELOADED: &str = "policy.reloaded";
+    /// `portcullis policy reload` validated a new policy set and recorded it
+    /// for every instance. `meta` contains `previous_sha256` and `policy_sha256`.
+    pub const POLICY_SET_CHANGED: &str = "policy.set_changed";
     pub const SESSION_STARTED: &str = "session.started";
     pub const SESSION_ENDED: &str = "session.ended";
     /// The decision on one statement, appended before the statement goes upstream.
     pub const STATEMENT: &str = "statement";
     /// The completion of a statement (command tag or SQLSTATE), linked by session and metadata.
     pub const STATEMENT_COMPLETED: &str = "statement.completed";
+    /// An escalation alert (role granted, break-glass, repeated failures, ...), appended
+    /// before the alert is sent to its sinks. `meta` holds `kind`, `severity`, `alert_id`.
+    pub const ALERT_RAISED: &str = "alert.raised";
+
+    /// A user asked for a role for a limited time.
+    pub const ACCESS_REQUESTED: &str = "access.requested";
+    /// An approver approved a request that still needs more approvals.
+    pub const ACCESS_APPROVAL_RECORDED: &str = "access.approval_recorded";
+    /// A request reached its approvals and its grant was created.
+    pub const ACCESS_APPROVED: &str = "access.approved";
+    /// An approver denied a request.
+    pub const ACCESS_DENIED: &str = "access.denied";
+    /// A request expired before anyone decided on it.
+    pub const ACCESS_REQUEST_EXPIRED: &str = "access.request_expired";
+    /// The requester withdrew a pending request.
+    pub const ACCESS_REQUEST_WITHDRAWN: &str = "access.request_withdrawn";
+    /// A temporary grant (just-in-time or break-glass) was revoked before its end.
+    pub const ACCESS_GRANT_REVOKED: &str = "access.grant_revoked";
+    /// A user self-granted the emergency role.
+    pub const BREAK_GLASS_USED: &str = "break_glass.used";
+    /// An approver closed a break-glass post-incident review.
+    pub const BREAK_GLASS_REVIEWED: &str = "break_glass.reviewed";
 
     /// Prefix of the types that only the audit log itself writes. `AuditLog::append` rejects it.
     pub const RESERVED_PREFIX: &str = "audit.";
@@ -152,6 +180,27 @@ impl AuditEvent {
 
     pub fn event_type(&self) -> &str {
         &self.event_type
+    }
+
+    pub fn actor_id(&self) -> Option<Uuid> {
+        self.actor
+    }
+
+    pub fn subject_text(&self) -> &str {
+        &self.subject
+    }
+
+    pub fn event_outcome(&self) -> Outcome {
+        self.outcome
+    }
+
+    pub fn client_address(&self) -> Option<&str> {
+        self.client_addr.as_deref()
+    }
+
+    /// Returns one clear-text metadata entry.
+    pub fn metadata_value(&self, key: &str) -> Option<&Value> {
+        self.metadata.get(key)
     }
 
     /// Checks the event type, so that a malformed or reserved type is rejected before it is

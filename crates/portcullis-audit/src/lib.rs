@@ -196,7 +196,7 @@ pub use keys::{
     generate_signing_key, load_signing_key, load_verifying_key, write_signing_key, write_verifying_key, KeyError,
 };
 pub use log::{
-    AuditConfig, AuditLog, ANCHOR_FILE_NAME, DEFAULT_CHECKPOINT_EVERY, DEFAULT_CHECKPOINT_INTERVAL,
+    AppendObserver, AuditConfig, AuditLog, ANCHOR_FILE_NAME, DEFAULT_CHECKPOINT_EVERY, DEFAULT_CHECKPOINT_INTERVAL,
     DEFAULT_QUEUE_CAPACITY, LOG_FILE_NAME,
 };
 pub use payload::{decrypt, PayloadError, PayloadKey};

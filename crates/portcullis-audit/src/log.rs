@@ -103,7 +103,14 @@ struct Inner {
     /// Set by the writer task when a commit fails, so later appends fail without queuing.
     failure: Arc<OnceLock<String>>,
     log_path: PathBuf,
+    observer: OnceLock<AppendObserver>,
 }
+
+/// A function that sees every event appended through one log handle and its clones, for
+/// example to raise an alert on repeated failures. It runs on the appending task, before
+/// the record is durable, so it must return at once and must not append to the same log
+/// itself (spawn a task for that).
+pub type AppendObserver = Arc<dyn Fn(&AuditEvent) + Send + Sync>;
 
 impl AuditLog {
     /// Opens the log in `config.dir`, creating it when missing, and starts the writer task.
@@ -136,6 +143,7 @@ impl AuditLog {
                 sender,
                 failure,
                 log_path,
+                observer: OnceLock::new(),
             }),
         }
     }
@@ -153,6 +161,7 @@ impl AuditLog {
                 reason: reason.clone(),
             });
         }
+        self.notify_observer(&event);
         let (reply, response) = oneshot::channel();
         self.inner
             .sender
@@ -184,6 +193,7 @@ impl AuditLog {
                 reason: reason.clone(),
             });
         }
+        self.notify_observer(&event);
         self.inner
             .sender
             .send(Command::Append { event, reply: None })
@@ -209,6 +219,18 @@ impl AuditLog {
         response.await.map_err(|_| AuditError::WriterStopped {
             reason: "the writer task ended before it answered".to_owned(),
         })?
+    }
+
+    /// Sets the observer of every later append through this handle and its clones.
+    /// Returns `false`, and keeps the first one, when an observer is already set.
+    pub fn set_observer(&self, observer: AppendObserver) -> bool {
+        self.inner.observer.set(observer).is_ok()
+    }
+
+    fn notify_observer(&self, event: &AuditEvent) {
+        if let Some(observer) = self.inner.observer.get() {
+            observer(event);
+        }
     }
 
     pub fn log_path(&self) -> &std::path::Path {

@@ -8,6 +8,9 @@
 //!
 //! `docs/configuration.md` documents every option; keep the two in step.
 
+mod access;
+mod alerts;
+mod scim;
 pub(crate) mod duration;
 mod error;
 mod validate;
@@ -19,7 +22,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use access::{AccessConfig, BreakGlassConfig, RequestableRole};
+pub use alerts::{syslog_facility_code, AlertsConfig, SyslogConfig, SyslogTransport, WebhookConfig};
 pub use error::ConfigError;
+pub use scim::ScimConfig;
 
 /// Environment variable that overrides `store.url`.
 pub const STORE_URL_ENV: &str = "PORTCULLIS_STORE_URL";
@@ -53,6 +59,14 @@ pub struct Config {
     pub targets: BTreeMap<String, TargetConfig>,
     #[serde(default)]
     pub policy: PolicyConfig,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+    #[serde(default)]
+    pub scim: ScimConfig,
+    #[serde(default)]
+    pub access: AccessConfig,
+    #[serde(default)]
+    pub break_glass: BreakGlassConfig,
     /// Directory the file was loaded from; relative paths resolve against it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -138,6 +152,9 @@ impl Default for TlsConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiConfig {
+    /// Run the HTTP API. Without it, logins go through the CLI commands that work on
+    /// the store directly, such as `break-glass`.
+    pub enabled: bool,
     /// Address and port the API listens on.
     pub listen: SocketAddr,
     /// Serve HTTPS with the `[tls]` certificate. Plain HTTP is allowed only on loopback.
@@ -147,6 +164,7 @@ pub struct ApiConfig {
 impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
+            enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             tls: true,
         }

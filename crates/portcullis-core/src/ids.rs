@@ -65,6 +65,18 @@ uuid_id!(
     /// Identifier of a target database.
     TargetId
 );
+uuid_id!(
+    /// Identifier of a temporary access grant (just-in-time or break-glass).
+    GrantId
+);
+uuid_id!(
+    /// Identifier of a just-in-time access request.
+    AccessRequestId
+);
+uuid_id!(
+    /// Identifier of a break-glass post-incident review.
+    ReviewId
+);
 
 #[cfg(test)]
 mod tests {

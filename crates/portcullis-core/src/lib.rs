@@ -3,6 +3,7 @@
 //! performs I/O beyond reading the system clock and the operating system's random
 //! source; storage lives in `portcullis-store`.
 
+pub mod access;
 pub mod clock;
 pub mod config;
 pub mod ids;
@@ -18,7 +19,7 @@ pub mod totp;
 pub mod user;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ids::{RoleId, SessionId, TargetId, TokenId, UserId};
+pub use ids::{AccessRequestId, GrantId, ReviewId, RoleId, SessionId, TargetId, TokenId, UserId};
 pub use keys::{KeyError, MasterKey};
 pub use lockout::{AttemptDecision, FailureRecord, LockoutPolicy};
 pub use names::{NameError, RoleName, TargetName, UserName};

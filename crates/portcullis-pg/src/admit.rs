@@ -23,7 +23,7 @@
 
 use std::sync::Arc;
 
-use crate::authority::{StatementRequest, Verdict};
+use crate::authority::{CheckOutcome, StatementRequest, Verdict};
 use crate::codec::{
     decode_frontend, Bind, CopyFail, Describe, Frame, FrontendMessage, Parse, Query, SqlState, Tag,
     Target,
@@ -150,23 +150,25 @@ impl Relay {
         self.to_upstream.output.extend_from_slice(frame.as_bytes());
     }
 
-    fn decide(&self, request: &StatementRequest<'_>) -> Verdict {
+    fn decide(&self, request: &StatementRequest<'_>) -> CheckOutcome {
         self.context.check.check(self.context.session, request)
     }
 
-    /// Records a statement with its verdict before anything goes upstream.
-    /// A failed audit write denies the statement.
+    /// Records a statement with its verdict and evidence before anything
+    /// goes upstream. A failed audit write denies the statement.
     async fn admit(
         &mut self,
         number: u64,
-        verdict: Verdict,
+        outcome: CheckOutcome,
         text: StatementText,
     ) -> Result<Admitted, Rewrite> {
+        let CheckOutcome { verdict, evidence } = outcome;
         let event = SessionEvent::Statement {
             session: self.context.session,
             statement: number,
             text,
             verdict: verdict.clone(),
+            evidence,
         };
         if let Err(error) = self.context.authority.record(event).await {
             tracing::error!(session = %self.context.session, statement = number, %error, "recording a statement failed; it is not run");
@@ -193,9 +195,9 @@ impl Relay {
 
     async fn on_query(&mut self, frame: &Frame, query: &Query<'_>) -> Result<(), SessionError> {
         let number = self.state.next_statement();
-        let verdict = self.decide(&StatementRequest::Query { text: query.query });
+        let outcome = self.decide(&StatementRequest::Query { text: query.query });
         let text = StatementText::Simple(query.query.to_owned());
-        match self.admit(number, verdict, text).await {
+        match self.admit(number, outcome, text).await {
             Ok(proof) => {
                 let restrictions = proof.restrictions.clone();
                 let holds_client = restrictions.is_some() && !self.state.upstream_skipping();
@@ -212,21 +214,21 @@ impl Relay {
     /// upstream. Allowed statements are recorded at their first Execute,
     /// with the bind parameters; a restriction stays with the statement.
     async fn on_parse(&mut self, frame: &Frame, parse: &Parse<'_>) -> Result<(), SessionError> {
-        let verdict = self.decide(&StatementRequest::Parse { text: parse.query });
-        let restrictions = match &verdict {
+        let outcome = self.decide(&StatementRequest::Parse { text: parse.query });
+        let restrictions = match &outcome.verdict {
             Verdict::Restrict(restrictions) if restrictions.restricts_anything() => {
                 Some(Arc::clone(restrictions))
             }
             _ => None,
         };
-        if let Verdict::Deny { .. } = verdict {
+        if let Verdict::Deny { .. } = outcome.verdict {
             let number = self.state.next_statement();
             let text = StatementText::Prepared {
                 text: parse.query.to_owned(),
                 parameters: Vec::new(),
                 formats: Vec::new(),
             };
-            let Err(rewrite) = self.admit(number, verdict, text).await else {
+            let Err(rewrite) = self.admit(number, outcome, text).await else {
                 return Err(SessionError::Internal("a denied statement was admitted"));
             };
             self.substitute_parse(parse.name, rewrite);
@@ -235,6 +237,7 @@ impl Relay {
         let statement = Statement {
             text: Arc::from(parse.query),
             restrictions,
+            evidence: outcome.evidence,
         };
         if !self.state.store_statement(parse.name, statement) {
             self.substitute_parse(SUBSTITUTE_STATEMENT, too_many_named());
@@ -257,6 +260,7 @@ impl Relay {
                     bind.statement
                 )),
                 restrictions: None,
+                evidence: None,
             });
         let portal = Portal {
             text: statement.text,
@@ -268,6 +272,7 @@ impl Relay {
                 .collect(),
             executed: false,
             result: statement.restrictions.map(shared_portal),
+            evidence: statement.evidence,
         };
         if !self.state.store_portal(bind.portal, portal) {
             self.substitute_parse(SUBSTITUTE_STATEMENT, too_many_named());
@@ -321,20 +326,24 @@ impl Relay {
                 formats: Vec::new(),
                 executed: true,
                 result: None,
+                evidence: None,
             },
         };
 
         let number = self.state.next_statement();
-        let verdict = self.decide(&StatementRequest::Execute {
+        let mut outcome = self.decide(&StatementRequest::Execute {
             text: &portal.text,
             parameters: portal.parameters.len(),
         });
+        if outcome.evidence.is_none() {
+            outcome.evidence = portal.evidence.clone();
+        }
         let text = StatementText::Prepared {
             text: portal.text.to_string(),
             parameters: portal.parameters,
             formats: portal.formats,
         };
-        match self.admit(number, verdict, text).await {
+        match self.admit(number, outcome, text).await {
             Ok(proof) => {
                 let result = self.portal_result(portal_name, portal.result, &proof);
                 if let Some(result) = &result {

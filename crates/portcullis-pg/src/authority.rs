@@ -42,6 +42,14 @@ pub trait Authority: Send + Sync + 'static {
     /// Appends an event to the audit log and returns once it is durable. An
     /// error makes the gateway deny the action the event describes.
     async fn record(&self, event: SessionEvent) -> Result<(), AuditUnavailable>;
+
+    /// Appends an event that describes something already done, such as a
+    /// statement's completion, without waiting for it to be durable: it is
+    /// synced with the next [`record`](Self::record). An error still ends the
+    /// session. The default waits, as `record` does.
+    async fn record_unsynced(&self, event: SessionEvent) -> Result<(), AuditUnavailable> {
+        self.record(event).await
+    }
 }
 
 /// Opaque id of one gateway token, chosen by the authority.
@@ -260,6 +268,13 @@ pub struct SessionIdentity {
     pub token: TokenId,
     /// The session ends with a FATAL error at this instant.
     pub token_expires_at: Option<OffsetDateTime>,
+    /// Ids of the temporary access grants whose roles the session was authorized
+    /// with. The gateway's revocation watcher ends the session when one of them
+    /// expires or is revoked.
+    pub access_grants: Vec<String>,
+    /// Whether one of those grants is a break-glass grant, so that the session's
+    /// audit records are marked as emergency access.
+    pub break_glass: bool,
 }
 
 /// A permitted session: identity, target and statement checks.
@@ -319,10 +334,54 @@ pub enum Verdict {
     },
 }
 
+/// Evidence of a statement's decision, recorded in its audit record. The
+/// relay passes it through untouched. It names policies, roles and columns,
+/// never values.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Evidence {
+    /// Ids of the policies that decided the statement.
+    pub policy_ids: Vec<String>,
+    /// Base columns whose values reach the client masked.
+    pub masked_columns: Vec<MaskedColumnEvidence>,
+    /// The principal's roles that the deciding permit policies name in their
+    /// principal scope.
+    pub roles_used: Vec<String>,
+    /// SHA-256 (hex) of the policy set in force.
+    pub policy_hash: String,
+}
+
+/// One masked column in [`Evidence`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MaskedColumnEvidence {
+    /// `schema.table.column`.
+    pub column: String,
+    /// The masking method, such as `partial:4`.
+    pub method: String,
+}
+
+/// A [`Verdict`] and the evidence it rests on.
+#[derive(Clone, Debug)]
+pub struct CheckOutcome {
+    /// The relay's action on the statement.
+    pub verdict: Verdict,
+    /// Evidence for the audit record. `None` when the check keeps none,
+    /// such as [`AllowAll`] or the Execute of a statement decided at Parse.
+    pub evidence: Option<Arc<Evidence>>,
+}
+
+impl From<Verdict> for CheckOutcome {
+    fn from(verdict: Verdict) -> Self {
+        Self {
+            verdict,
+            evidence: None,
+        }
+    }
+}
+
 /// Per-statement decision hook. It must not block: it runs in the relay loop.
 pub trait StatementCheck: Send + Sync + 'static {
     /// Decides one statement of the session.
-    fn check(&self, session: SessionId, statement: &StatementRequest<'_>) -> Verdict;
+    fn check(&self, session: SessionId, statement: &StatementRequest<'_>) -> CheckOutcome;
 }
 
 /// A [`StatementCheck`] that allows every statement.
@@ -330,7 +389,7 @@ pub trait StatementCheck: Send + Sync + 'static {
 pub struct AllowAll;
 
 impl StatementCheck for AllowAll {
-    fn check(&self, _session: SessionId, _statement: &StatementRequest<'_>) -> Verdict {
-        Verdict::Allow
+    fn check(&self, _session: SessionId, _statement: &StatementRequest<'_>) -> CheckOutcome {
+        Verdict::Allow.into()
     }
 }

@@ -137,7 +137,8 @@ fn minutes(duration: &Duration) -> String {
 }
 
 const AUTH_HINT: &str = "Check the user name, the target name (the database name) and the token; \
-get a new token with \"portcullis login\".";
+get a new token with \"portcullis login\". If your access to the target came from a temporary \
+grant, it may have expired or been revoked: see \"portcullis request list\".";
 
 impl SessionError {
     /// Returns the SQLSTATE sent to the client.

@@ -2,10 +2,11 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::authority::{SessionId, SessionIdentity, TlsInfo, Verdict};
+use crate::authority::{Evidence, SessionId, SessionIdentity, TlsInfo, Verdict};
 
 /// Number of a statement within its session, linking completion to statement.
 pub type StatementNumber = u64;
@@ -126,6 +127,9 @@ pub enum SessionEvent {
         text: StatementText,
         /// The decision of the session's [`StatementCheck`].
         verdict: Verdict,
+        /// Evidence of the decision, when the check keeps any. For an Execute
+        /// it is the evidence of the statement's Parse.
+        evidence: Option<Arc<Evidence>>,
     },
     /// A statement, or one result of a multi-statement query, completed.
     StatementCompleted {

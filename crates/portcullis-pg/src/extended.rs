@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use bytes::Bytes;
 
 use crate::codec::{SqlState, Target, TransactionStatus};
+use crate::authority::Evidence;
 use crate::events::{Completion, StatementNumber};
 use crate::filter::{RowFilter, RowMode};
 use crate::restriction::Restrictions;
@@ -136,6 +137,8 @@ pub(crate) struct Statement {
     pub(crate) text: Arc<str>,
     /// Conditions from the Parse's verdict, for every portal bound from it.
     pub(crate) restrictions: Option<Arc<Restrictions>>,
+    /// Evidence of the Parse's verdict, recorded with each Execute.
+    pub(crate) evidence: Option<Arc<Evidence>>,
 }
 
 /// A portal created by Bind, with what the audit record of its Execute needs.
@@ -148,6 +151,8 @@ pub(crate) struct Portal {
     pub(crate) executed: bool,
     /// Restriction state, for a portal of a restricted statement.
     pub(crate) result: Option<SharedPortal>,
+    /// Evidence of the statement's Parse.
+    pub(crate) evidence: Option<Arc<Evidence>>,
 }
 
 /// The restriction state of one portal, shared by the portal map and the
@@ -765,6 +770,7 @@ mod tests {
         let statement = |text: &str| Statement {
             text: text.into(),
             restrictions: None,
+            evidence: None,
         };
         let mut state = ProtocolState::new(1);
         assert!(state.store_statement("a", statement("SELECT 1")));

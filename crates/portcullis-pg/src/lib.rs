@@ -39,8 +39,8 @@ mod upstream;
 mod wire;
 
 pub use authority::{
-    AllowAll, AuditUnavailable, Authority, AuthorityError, AuthorizeRequest, Denial,
-    ScramVerifiers, SessionGrant, SessionId, SessionIdentity, StatementCheck, StatementRequest,
+    AllowAll, AuditUnavailable, Authority, AuthorityError, AuthorizeRequest, CheckOutcome, Denial,
+    Evidence, MaskedColumnEvidence, ScramVerifiers, SessionGrant, SessionId, SessionIdentity, StatementCheck, StatementRequest,
     TlsInfo, TokenId, TokenVerifier, UpstreamTarget, UpstreamTls, Verdict,
 };
 pub use config::{AuthMethod, Limits, ListenerConfig, PlaintextPolicy};

@@ -45,6 +45,9 @@ pub struct SessionSummary {
     pub target: String,
     /// When the session was authorized.
     pub started_at: OffsetDateTime,
+    /// Temporary access grants the session depends on (see
+    /// [`crate::SessionIdentity::access_grants`]).
+    pub access_grants: Vec<String>,
 }
 
 /// Upstream address and key for canceling a query on the upstream server.

@@ -134,7 +134,7 @@ impl Relay {
                 statement,
                 completion,
             };
-            self.context.authority.record(event).await?;
+            self.context.authority.record_unsynced(event).await?;
         }
         // Session state, other sessions' notifications and a FATAL error
         // reach the client even from a withheld result.

@@ -114,6 +114,7 @@ async fn run_session(authorized: Authorized, context: &Context) {
         token: grant.identity.token.clone(),
         target: grant.target.name.clone(),
         started_at: OffsetDateTime::now_utc(),
+        access_grants: grant.identity.access_grants.clone(),
     };
     let mut registration = match context
         .registry

@@ -168,7 +168,7 @@ async fn auth_failures_look_identical() {
             db.message(),
             format!("password authentication failed for user \"{user}\"")
         );
-        assert_eq!(db.hint(), Some("Check the user name, the target name (the database name) and the token; get a new token with \"portcullis login\"."));
+        assert_eq!(db.hint(), Some("Check the user name, the target name (the database name) and the token; get a new token with \"portcullis login\". If your access to the target came from a temporary grant, it may have expired or been revoked: see \"portcullis request list\"."));
     }
     let failures = gateway
         .authority

@@ -20,7 +20,7 @@ use portcullis_pg::codec::{
     Query, Target,
 };
 use portcullis_pg::{
-    ColumnMask, Completion, CopyFormat, CopyOptions, ListenerConfig, MaskKey, MaskMethod,
+    CheckOutcome, ColumnMask, Completion, CopyFormat, CopyOptions, ListenerConfig, MaskKey, MaskMethod,
     Restrictions, SessionEvent, SessionId, StatementCheck, StatementRequest, StatementRestriction,
     Verdict,
 };
@@ -63,7 +63,7 @@ struct PlanCheck {
 }
 
 impl StatementCheck for PlanCheck {
-    fn check(&self, _session: SessionId, statement: &StatementRequest<'_>) -> Verdict {
+    fn check(&self, _session: SessionId, statement: &StatementRequest<'_>) -> CheckOutcome {
         let text = match statement {
             StatementRequest::Query { text }
             | StatementRequest::Parse { text }
@@ -75,6 +75,7 @@ impl StatementCheck for PlanCheck {
             .map_or(Verdict::Allow, |(_, restrictions)| {
                 Verdict::Restrict(Arc::clone(restrictions))
             })
+            .into()
     }
 }
 

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use cedar_policy::{EntityUid, PolicySet};
+use cedar_policy::{Effect, EntityUid, Policy, PolicyId, PolicySet, PrincipalConstraint};
 use portcullis_sql::{AnalysisContext, StatementCache, StatementFacts, MAX_CACHED_SQL_BYTES};
 
 use crate::action::reads_session_statements;
@@ -92,6 +92,29 @@ impl SessionPolicy {
     /// Returns the hash of the policy set the session decides with.
     pub fn policy_hash(&self) -> &str {
         self.snapshot.policy_hash()
+    }
+
+    /// Returns the principal's roles that the given permit policies name in
+    /// their principal scope (`principal in Role::"r"`), directly or as a
+    /// parent role, in the principal's order. Forbids, unknown ids and
+    /// policies scoped to a user or to any principal add no role.
+    pub fn roles_used(&self, policy_ids: &[String]) -> Vec<String> {
+        let scoped: Vec<String> = policy_ids
+            .iter()
+            .filter_map(|id| self.snapshot.policies.policy(&PolicyId::new(id)))
+            .filter(|policy| policy.effect() == Effect::Permit)
+            .filter_map(scope_role)
+            .collect();
+        self.principal
+            .roles
+            .iter()
+            .filter(|role| {
+                scoped
+                    .iter()
+                    .any(|named| role_reaches(role, named, &self.snapshot.role_parents))
+            })
+            .cloned()
+            .collect()
     }
 
     /// Decides the `connect` action on the session's target.
@@ -460,4 +483,31 @@ impl DecisionCache {
         self.entries.clear();
         self.key = None;
     }
+}
+
+/// Returns the role a policy's principal scope names, if it names one.
+fn scope_role(policy: &Policy) -> Option<String> {
+    let uid = match policy.principal_constraint() {
+        PrincipalConstraint::In(uid) | PrincipalConstraint::IsIn(_, uid) => uid,
+        PrincipalConstraint::Any | PrincipalConstraint::Eq(_) | PrincipalConstraint::Is(_) => {
+            return None
+        }
+    };
+    (uid.type_name().basename() == "Role").then(|| uid.id().unescaped().to_owned())
+}
+
+/// Returns whether `role` is `target` or has it as an ancestor in the role
+/// hierarchy.
+fn role_reaches(role: &str, target: &str, parents: &HashMap<String, Vec<String>>) -> bool {
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut pending = vec![role];
+    while let Some(current) = pending.pop() {
+        if current == target {
+            return true;
+        }
+        if seen.insert(current) {
+            pending.extend(parents.get(current).into_iter().flatten().map(String::as_str));
+        }
+    }
+    false
 }

@@ -530,6 +530,26 @@ fn role_hierarchy_grants_parent_permissions() {
 }
 
 #[test]
+fn roles_used_follow_role_hierarchy() {
+    let dir = common::policy_dir(&[]);
+    let mut sources = common::sources(dir.path());
+    sources
+        .role_parents
+        .insert("attending".into(), vec!["clinician".into()]);
+    let engine = PolicyEngine::load(&sources).expect("load");
+    let mut session = engine
+        .session(Principal::new("grace", &["attending", "guest"]), "ehr")
+        .expect("session");
+    let decision = session.decide(SSN_SELECT, &common::analysis_context(), &common::request());
+    assert!(decision.is_allowed(), "{:?}", decision.reason);
+    let ids = &decision.statements[0].determining_policies;
+    assert!(ids.iter().any(|id| id == "clinician.ssn-last-four"), "{ids:?}");
+    assert_eq!(session.roles_used(ids), vec!["attending".to_owned()]);
+    assert!(session.roles_used(&["billing.select".to_owned()]).is_empty());
+    assert!(session.roles_used(&["no-such-policy".to_owned()]).is_empty());
+}
+
+#[test]
 fn most_revealing_mask_wins_and_unmasked_permit_shows() {
     let dir = common::policy_dir(&[]);
     write(

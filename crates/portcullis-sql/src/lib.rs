@@ -49,6 +49,7 @@
 mod analyze;
 mod cache;
 mod context;
+mod copy_options;
 mod error;
 mod facts;
 mod kind;
@@ -63,6 +64,7 @@ mod walk;
 pub use analyze::analyze;
 pub use cache::{StatementCache, MAX_CACHED_SQL_BYTES};
 pub use context::{AnalysisContext, Catalog, RelationDef, ViewDefinition};
+pub use copy_options::{copy_output_options, CopyDataFormat, CopyOptionsError, CopyOutputOptions};
 pub use error::AnalysisError;
 pub use facts::{
     Access, ByteRange, ColumnFacts, ColumnName, ColumnUsage, FunctionRef, OutputColumn,

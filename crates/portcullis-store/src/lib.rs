@@ -9,6 +9,7 @@ mod columns;
 mod error;
 mod migrations;
 mod postgres;
+mod scim;
 mod sqlite;
 mod store;
 pub mod targets;
@@ -18,9 +19,10 @@ use std::sync::Arc;
 
 pub use error::{OwnerProblem, StoreError};
 pub use postgres::PgStore;
+pub use scim::{ScimGroup, ScimUserRecord};
 pub use sqlite::SqliteStore;
 pub use store::{
-    Credentials, NewUser, RoleMember, RoleMembership, Store, StoredTarget, TokenScramVerifier,
+    Credentials, DecisionOutcome, NewUser, RoleMember, RoleMembership, Store, StoredTarget, TokenScramVerifier,
     UserScramVerifiers,
 };
 

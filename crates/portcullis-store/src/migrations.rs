@@ -32,6 +32,16 @@ pub(crate) const SQLITE: &[Embedded] = &[
         "scram_targets",
         include_str!("../migrations/sqlite/0002_scram_targets.sql"),
     ),
+    (
+        3,
+        "access_grants",
+        include_str!("../migrations/sqlite/0003_access_grants.sql"),
+    ),
+    (
+        4,
+        "scim",
+        include_str!("../migrations/sqlite/0004_scim.sql"),
+    ),
 ];
 
 /// PostgreSQL migrations in order.
@@ -45,6 +55,16 @@ pub(crate) const POSTGRES: &[Embedded] = &[
         2,
         "scram_targets",
         include_str!("../migrations/postgres/0002_scram_targets.sql"),
+    ),
+    (
+        3,
+        "access_grants",
+        include_str!("../migrations/postgres/0003_access_grants.sql"),
+    ),
+    (
+        4,
+        "scim",
+        include_str!("../migrations/postgres/0004_scim.sql"),
     ),
 ];
 

@@ -8,9 +8,35 @@ use portcullis_core::{
     AccountKind, FailureRecord, LockoutPolicy, Role, RoleGrant, RoleId, RoleName, ScramKeys,
     Target, TargetName, TokenHash, TokenId, TokenRecord, User, UserId, UserName,
 };
+use portcullis_core::access::{
+    AccessGrant, AccessRequest, BreakGlassReview, RequestDecision, RequestState,
+};
+use portcullis_core::{AccessRequestId, GrantId, ReviewId};
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
+use crate::scim::{ScimGroup, ScimUserRecord};
+use uuid::Uuid;
+
+/// Result of recording a decision on an access request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecisionOutcome {
+    /// The request is no longer pending; nothing was recorded.
+    NotPending(RequestState),
+    /// The approver had already decided on this request; nothing was recorded.
+    AlreadyDecided,
+    /// The approval was recorded and more are needed.
+    AwaitingApprovals {
+        /// Approvals recorded so far.
+        approvals: u32,
+        /// Approvals the role needs.
+        required: u32,
+    },
+    /// The request is approved and this grant now exists.
+    Approved(AccessGrant),
+    /// The request is denied.
+    Denied,
+}
 
 /// A user to create, with initial credentials. The store gives every new user a random
 /// SCRAM salt and the default iteration count.
@@ -120,6 +146,9 @@ pub struct TokenScramVerifier {
     pub keys: ScramKeys,
     /// End of the token's validity, after which a session opened with it ends.
     pub expires_at: OffsetDateTime,
+    /// When the user last completed MFA before the token was issued, for
+    /// policies on MFA age.
+    pub mfa_at: OffsetDateTime,
 }
 
 /// A target with its upstream password sealed under the master key's
@@ -298,6 +327,132 @@ pub trait Store: Send + Sync {
 
     /// Writes a metadata value, replacing any previous one.
     async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    /// Creates a just-in-time access request. Fails with [`StoreError::NotFound`] if
+    /// the requester or role does not exist.
+    async fn insert_access_request(&self, request: &AccessRequest) -> Result<(), StoreError>;
+
+    /// Reads an access request.
+    async fn get_access_request(
+        &self,
+        id: AccessRequestId,
+    ) -> Result<Option<AccessRequest>, StoreError>;
+
+    /// Lists all access requests, newest first.
+    async fn list_access_requests(&self) -> Result<Vec<AccessRequest>, StoreError>;
+
+    /// Lists the decisions recorded on a request, oldest first.
+    async fn list_request_decisions(
+        &self,
+        id: AccessRequestId,
+    ) -> Result<Vec<RequestDecision>, StoreError>;
+
+    /// Records an approver's decision on a pending request. A denial ends the request;
+    /// the approval that brings the count to `approvals_required` approves it and
+    /// creates its grant, from `decided_at` for the requested duration. A request past
+    /// its expiry is marked expired instead.
+    async fn decide_access_request(
+        &self,
+        decision: &RequestDecision,
+        approvals_required: u32,
+    ) -> Result<DecisionOutcome, StoreError>;
+
+    /// Marks every pending request whose expiry is at or before `now` as expired and
+    /// returns their ids.
+    async fn expire_access_requests(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<Vec<AccessRequestId>, StoreError>;
+
+    /// Marks a pending request as revoked (withdrawn); returns `false` if it was not
+    /// pending.
+    async fn withdraw_access_request(&self, id: AccessRequestId) -> Result<bool, StoreError>;
+
+    /// Stores a break-glass grant and opens its review, in one transaction.
+    async fn insert_break_glass_grant(
+        &self,
+        grant: &AccessGrant,
+        review: &BreakGlassReview,
+    ) -> Result<(), StoreError>;
+
+    /// Reads a grant.
+    async fn get_grant(&self, id: GrantId) -> Result<Option<AccessGrant>, StoreError>;
+
+    /// Reads the grant an approved request produced.
+    async fn get_request_grant(
+        &self,
+        id: AccessRequestId,
+    ) -> Result<Option<AccessGrant>, StoreError>;
+
+    /// Lists a user's grants in force at `now` (started, not ended, not revoked).
+    async fn list_active_grants(
+        &self,
+        user: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<AccessGrant>, StoreError>;
+
+    /// Revokes a grant and marks its request as revoked; returns `false` if it does
+    /// not exist or was already revoked.
+    async fn revoke_grant(
+        &self,
+        id: GrantId,
+        by: UserId,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Lists the break-glass reviews not yet closed, oldest first, with their grants.
+    async fn list_open_reviews(&self) -> Result<Vec<(BreakGlassReview, AccessGrant)>, StoreError>;
+
+    /// Reads a break-glass review with its grant.
+    async fn get_review(
+        &self,
+        id: ReviewId,
+    ) -> Result<Option<(BreakGlassReview, AccessGrant)>, StoreError>;
+
+    /// Closes an open review with the reviewer's notes; returns `false` if it does not
+    /// exist or is already closed.
+    async fn close_review(
+        &self,
+        id: ReviewId,
+        by: UserId,
+        at: OffsetDateTime,
+        notes: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Reads how the identity provider names a user, if it provisioned or linked them.
+    async fn get_scim_user(&self, user: UserId) -> Result<Option<ScimUserRecord>, StoreError>;
+
+    /// Lists every SCIM user record, deleted ones included.
+    async fn list_scim_users(&self) -> Result<Vec<ScimUserRecord>, StoreError>;
+
+    /// Inserts or replaces a user's SCIM record. Fails with [`StoreError::Duplicate`] when
+    /// another user has the same `userName`, compared case-insensitively.
+    async fn upsert_scim_user(&self, record: &ScimUserRecord) -> Result<(), StoreError>;
+
+    /// Creates a group. Fails with [`StoreError::Duplicate`] if the display name is taken.
+    async fn create_scim_group(&self, group: &ScimGroup) -> Result<(), StoreError>;
+
+    /// Replaces a group's display name and external id; returns `false` if it does not exist.
+    async fn update_scim_group(&self, group: &ScimGroup) -> Result<bool, StoreError>;
+
+    async fn get_scim_group(&self, id: Uuid) -> Result<Option<ScimGroup>, StoreError>;
+
+    /// Lists groups by display name.
+    async fn list_scim_groups(&self) -> Result<Vec<ScimGroup>, StoreError>;
+
+    /// Deletes a group and its memberships; returns `false` if it does not exist.
+    async fn delete_scim_group(&self, id: Uuid) -> Result<bool, StoreError>;
+
+    async fn list_scim_group_members(&self, group: Uuid) -> Result<Vec<UserId>, StoreError>;
+
+    /// Adds a member; returns `false` if the user already is one.
+    async fn add_scim_group_member(&self, group: Uuid, user: UserId) -> Result<bool, StoreError>;
+
+    /// Removes a member; returns `false` if the user was none.
+    async fn remove_scim_group_member(&self, group: Uuid, user: UserId) -> Result<bool, StoreError>;
+
+    /// Lists the groups a user is a member of.
+    async fn list_user_scim_groups(&self, user: UserId) -> Result<Vec<ScimGroup>, StoreError>;
 
     /// Closes the store's connections; later calls fail.
     async fn close(&self);

@@ -67,6 +67,12 @@ const CASES: &[Case] = cases![
     suite::targets::target_fields_validated,
     suite::migrations::migration_0002_upgrades_existing_rows,
     suite::migrations::insert_without_salt_rejected,
+    suite::access::approvals_create_grant,
+    suite::access::revoking_grant_marks_request,
+    suite::access::denial_expiry_and_withdrawal,
+    suite::access::break_glass_review_lifecycle,
+    suite::scim::scim_user_upsert_and_unique,
+    suite::scim::scim_groups_and_members,
 ];
 
 fn selected_cases() -> impl Iterator<Item = &'static Case> {

@@ -29,6 +29,8 @@ pub enum OutputFormat {
     Table,
     /// JSON (one document, or JSON Lines for record streams).
     Json,
+    /// Comma-separated values with a header line (`access review` only).
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,6 +57,9 @@ pub enum Command {
     /// Check policies and explain decisions.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Propose PHI catalogs for review.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
     /// Run the demo: a throwaway PostgreSQL with synthetic patient data behind a
     /// gateway, a scenario through real psql sessions, and audit tamper detection.
     Demo(DemoArgs),
@@ -62,6 +67,145 @@ pub enum Command {
     /// the configuration file under [targets.NAME]).
     #[command(subcommand)]
     Target(TargetCommand),
+    /// Review who holds which access and how it is used.
+    #[command(subcommand)]
+    Access(AccessCommand),
+    /// Request temporary access to a role, and list, show, approve, deny or revoke
+    /// requests. Acts as the user whose token is in PORTCULLIS_TOKEN (or --token-stdin),
+    /// directly on the state store.
+    Request(RequestArgs),
+    /// Self-grant the emergency role with password and a fresh TOTP code (holders of
+    /// the break-glass entitlement only), or close a post-incident review.
+    BreakGlass(BreakGlassArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    /// Read your token from standard input instead of the PORTCULLIS_TOKEN environment
+    /// variable.
+    #[arg(long, global = true)]
+    pub token_stdin: bool,
+    #[command(subcommand)]
+    pub command: RequestCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RequestCommand {
+    /// Ask for a role for a limited time; approvers of the role decide.
+    Create(RequestCreateArgs),
+    /// List your requests and those you may decide, newest first.
+    List,
+    /// Show one request with its decisions and grant.
+    Show { id: String },
+    /// Approve a request (approvers of the role only, with a recent MFA login).
+    Approve { id: String },
+    /// Deny a request.
+    Deny { id: String },
+    /// Withdraw a pending request, or revoke the grant of an approved one; live
+    /// sessions that depend on it end within a second.
+    Revoke { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct RequestCreateArgs {
+    /// Role to request; it needs an [access.roles.NAME] section in the configuration.
+    #[arg(long)]
+    pub role: String,
+    /// Limit the grant to this target (default: every target).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// How long the grant lasts once approved, such as "2h" or "30m".
+    #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub duration: std::time::Duration,
+    /// Why the access is needed; recorded in the audit log.
+    #[arg(long)]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BreakGlassArgs {
+    #[command(subcommand)]
+    pub command: Option<BreakGlassCommand>,
+    #[command(flatten)]
+    pub grant: BreakGlassGrantArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BreakGlassCommand {
+    /// Close a post-incident review with your findings (members of
+    /// `break_glass.reviewers` other than the user who broke the glass).
+    Review(BreakGlassReviewArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BreakGlassGrantArgs {
+    /// Your Portcullis user name.
+    #[arg(long, short)]
+    pub user: Option<String>,
+    /// Emergency role; must be `break_glass.role` (the default).
+    #[arg(long)]
+    pub role: Option<String>,
+    /// Limit the grant to this target (default: every target).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// How long the grant lasts, at most `break_glass.max_duration` (the default).
+    #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Why emergency access is needed (required); recorded and sent with the alert.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Read the password from standard input (first line) instead of a prompt or the
+    /// PORTCULLIS_PASSWORD environment variable.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Current 6-digit TOTP code; read from PORTCULLIS_TOTP or prompted for when missing.
+    #[arg(long)]
+    pub totp: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BreakGlassReviewArgs {
+    /// Review id, as `portcullis access report` lists it.
+    pub id: String,
+    /// What the review found; required.
+    #[arg(long)]
+    pub notes: String,
+    /// Read your token from standard input instead of PORTCULLIS_TOKEN.
+    #[arg(long)]
+    pub token_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessCommand {
+    /// List each role and grant of each user with the last time it was exercised,
+    /// according to the audit log, and flag those unused for --unused-days as
+    /// candidates for revocation. Supports --output table, csv or json.
+    Review(AccessReviewArgs),
+    /// List the break-glass post-incident reviews that are still open.
+    Report,
+}
+
+#[derive(Debug, Args)]
+pub struct AccessReviewArgs {
+    /// Days without use after which a role or grant is flagged for revocation.
+    #[arg(long, default_value_t = 30)]
+    pub unused_days: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Connect to a target with its configured credentials, classify every table
+    /// column from its name and sampled values, and print a proposed catalog file
+    /// (`policies/catalogs/TARGET.toml`) for review. Sampled values are never printed.
+    Discover {
+        /// Target to examine (from the configuration or the state store).
+        #[arg(long)]
+        target: String,
+        /// Rows to sample per table, from 0 (names only) to 10000.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+        sample: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +217,11 @@ pub enum PolicyCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Validate the policy directory (`policy.dir`) as `check` does, then record the
+    /// set's SHA-256 in the state store. Every running `serve` that shares the store
+    /// puts the set in force within about a second, open sessions included. An
+    /// invalid set is rejected and the set in force stays.
+    Reload,
     /// Print the decision for one message of SQL, per statement, table and column,
     /// with the policy ids that decided it, exactly as the gateway would decide it.
     Explain {

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{AuditCommand, Cli, Command};
+use crate::cli::{AccessCommand, AuditCommand, Cli, Command, OutputFormat};
 use crate::context::Context;
 
 fn main() -> ExitCode {
@@ -36,6 +36,9 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let output = cli.output;
+    if output == OutputFormat::Csv && !matches!(cli.command, Command::Access(AccessCommand::Review(_))) {
+        anyhow::bail!("--output csv is supported by `portcullis access review` only; use --output table or json");
+    }
     match &cli.command {
         Command::Init(args) => {
             logging::init_default();
@@ -60,7 +63,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(AuditCommand::Verify(args)) => {
             logging::init_default();
             let config = portcullis_core::config::Config::load(&cli.config)?;
-            return commands::audit::verify(&config, args, output);
+            return commands::audit::verify(&config, args, output).await;
         }
         _ => {}
     }
@@ -78,6 +81,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(command) => return commands::audit::run(&context, &command, output).await,
         Command::Target(command) => commands::target::run(&context, &command, output).await?,
         Command::Policy(command) => return commands::policy::run(&context, &command, output).await,
+        Command::Catalog(command) => commands::catalog::run(&context, &command, output).await?,
+        Command::Access(AccessCommand::Review(args)) => commands::access::review(&context, &args, output).await?,
+        Command::Access(AccessCommand::Report) => commands::break_glass::report(&context, output).await?,
+        Command::Request(args) => commands::request::run(&context, &args, output).await?,
+        Command::BreakGlass(args) => commands::break_glass::run(&context, &args, output).await?,
         Command::Init(_) | Command::Demo(_) | Command::Login(_) | Command::Logout(_) => {}
     }
     Ok(ExitCode::SUCCESS)

@@ -9,6 +9,9 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigError> {
     validate_audit(config)?;
     validate_postgres(config)?;
     validate_targets(config)?;
+    super::alerts::validate_alerts(&config.alerts)?;
+    super::scim::validate_scim(&config.scim)?;
+    super::access::validate_access(&config.access, &config.break_glass)?;
     validate_log(config)
 }
 

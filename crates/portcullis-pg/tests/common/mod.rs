@@ -17,7 +17,7 @@ use portcullis_pg::codec::{
     SaslInitialResponse, SaslResponse, StartupMessage, StartupPacket,
 };
 use portcullis_pg::{
-    AllowAll, AuditUnavailable, Authority, AuthorityError, AuthorizeRequest, Denial,
+    AllowAll, AuditUnavailable, Authority, AuthorityError, AuthorizeRequest, CheckOutcome, Denial,
     ListenerConfig, PgGateway, ScramVerifiers, SessionEvent, SessionGrant, SessionId,
     SessionIdentity, SessionRegistry, StatementCheck, StatementRequest, TokenId, TokenVerifier,
     UpstreamTarget, UpstreamTls, Verdict,
@@ -51,19 +51,20 @@ pub fn cluster() -> Arc<Cluster> {
 pub struct DenyForbidden;
 
 impl StatementCheck for DenyForbidden {
-    fn check(&self, _session: SessionId, statement: &StatementRequest<'_>) -> Verdict {
+    fn check(&self, _session: SessionId, statement: &StatementRequest<'_>) -> CheckOutcome {
         let text = match statement {
             StatementRequest::Query { text }
             | StatementRequest::Parse { text }
             | StatementRequest::Execute { text, .. } => text,
         };
-        if text.contains("portcullis_forbidden") {
+        let verdict = if text.contains("portcullis_forbidden") {
             Verdict::Deny {
                 reason: "table portcullis_forbidden is not permitted".into(),
             }
         } else {
             Verdict::Allow
-        }
+        };
+        verdict.into()
     }
 }
 
@@ -243,6 +244,8 @@ impl Authority for TestAuthority {
                 user_name: request.user.clone(),
                 token: request.token.clone(),
                 token_expires_at: token.expires_at,
+                access_grants: Vec::new(),
+                break_glass: false,
             },
             target,
             upstream_settings: Vec::new(),

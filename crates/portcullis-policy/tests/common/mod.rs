@@ -63,13 +63,14 @@ pub fn demo_tables() -> TargetTables {
     tables
 }
 
-/// Adds the pgbench_accounts table, which the benchmark reads, to `tables`.
+/// Adds the tables of `pgbench -i`, which the benchmark's statements use, to `tables`.
 pub fn with_pgbench(mut tables: TargetTables) -> TargetTables {
-    tables.tables.push(TableDef::table(
-        "public",
-        "pgbench_accounts",
-        &["aid", "bid", "abalance", "filler"],
-    ));
+    tables.tables.extend([
+        TableDef::table("public", "pgbench_accounts", &["aid", "bid", "abalance", "filler"]),
+        TableDef::table("public", "pgbench_branches", &["bid", "bbalance", "filler"]),
+        TableDef::table("public", "pgbench_tellers", &["tid", "bid", "tbalance", "filler"]),
+        TableDef::table("public", "pgbench_history", &["tid", "bid", "aid", "delta", "mtime", "filler"]),
+    ]);
     tables
 }
 

@@ -6,8 +6,10 @@
 //! and column handling that differ. Everything else is written once here, including
 //! the SQL text with its `$1`-style parameters, which SQLite also accepts.
 
+mod access;
 mod failures;
 mod roles;
+mod scim;
 mod targets;
 mod tokens;
 mod users;
@@ -21,8 +23,12 @@ use time::OffsetDateTime;
 
 use super::backend;
 use crate::error::StoreError;
+use crate::scim::{ScimGroup, ScimUserRecord};
+use portcullis_core::access::{AccessGrant, AccessRequest, BreakGlassReview, RequestDecision};
+use portcullis_core::{AccessRequestId, GrantId, ReviewId};
+
 use crate::store::{
-    Credentials, NewUser, RoleMember, RoleMembership, Store, StoredTarget, UserScramVerifiers,
+    Credentials, DecisionOutcome, NewUser, RoleMember, RoleMembership, Store, StoredTarget, UserScramVerifiers,
 };
 
 #[async_trait]
@@ -197,6 +203,152 @@ impl Store for backend::BackendStore {
 
     async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
         failures::set_meta(&self.pool, key, value).await
+    }
+
+    async fn insert_access_request(&self, request: &AccessRequest) -> Result<(), StoreError> {
+        access::insert_access_request(&self.pool, request).await
+    }
+
+    async fn get_access_request(
+        &self,
+        id: AccessRequestId,
+    ) -> Result<Option<AccessRequest>, StoreError> {
+        access::get_access_request(&self.pool, id).await
+    }
+
+    async fn list_access_requests(&self) -> Result<Vec<AccessRequest>, StoreError> {
+        access::list_access_requests(&self.pool).await
+    }
+
+    async fn list_request_decisions(
+        &self,
+        id: AccessRequestId,
+    ) -> Result<Vec<RequestDecision>, StoreError> {
+        access::list_request_decisions(&self.pool, id).await
+    }
+
+    async fn decide_access_request(
+        &self,
+        decision: &RequestDecision,
+        approvals_required: u32,
+    ) -> Result<DecisionOutcome, StoreError> {
+        access::decide_access_request(&self.pool, decision, approvals_required).await
+    }
+
+    async fn expire_access_requests(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<Vec<AccessRequestId>, StoreError> {
+        access::expire_access_requests(&self.pool, now).await
+    }
+
+    async fn withdraw_access_request(&self, id: AccessRequestId) -> Result<bool, StoreError> {
+        access::withdraw_access_request(&self.pool, id).await
+    }
+
+    async fn insert_break_glass_grant(
+        &self,
+        grant: &AccessGrant,
+        review: &BreakGlassReview,
+    ) -> Result<(), StoreError> {
+        access::insert_break_glass_grant(&self.pool, grant, review).await
+    }
+
+    async fn get_grant(&self, id: GrantId) -> Result<Option<AccessGrant>, StoreError> {
+        access::get_grant(&self.pool, id).await
+    }
+
+    async fn get_request_grant(
+        &self,
+        id: AccessRequestId,
+    ) -> Result<Option<AccessGrant>, StoreError> {
+        access::get_request_grant(&self.pool, id).await
+    }
+
+    async fn list_active_grants(
+        &self,
+        user: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<AccessGrant>, StoreError> {
+        access::list_active_grants(&self.pool, user, now).await
+    }
+
+    async fn revoke_grant(
+        &self,
+        id: GrantId,
+        by: UserId,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        access::revoke_grant(&self.pool, id, by, at).await
+    }
+
+    async fn list_open_reviews(&self) -> Result<Vec<(BreakGlassReview, AccessGrant)>, StoreError> {
+        access::list_open_reviews(&self.pool).await
+    }
+
+    async fn get_review(
+        &self,
+        id: ReviewId,
+    ) -> Result<Option<(BreakGlassReview, AccessGrant)>, StoreError> {
+        access::get_review(&self.pool, id).await
+    }
+
+    async fn close_review(
+        &self,
+        id: ReviewId,
+        by: UserId,
+        at: OffsetDateTime,
+        notes: &str,
+    ) -> Result<bool, StoreError> {
+        access::close_review(&self.pool, id, by, at, notes).await
+    }
+
+    async fn get_scim_user(&self, user: UserId) -> Result<Option<ScimUserRecord>, StoreError> {
+        scim::get_scim_user(&self.pool, user).await
+    }
+
+    async fn list_scim_users(&self) -> Result<Vec<ScimUserRecord>, StoreError> {
+        scim::list_scim_users(&self.pool).await
+    }
+
+    async fn upsert_scim_user(&self, record: &ScimUserRecord) -> Result<(), StoreError> {
+        scim::upsert_scim_user(&self.pool, record).await
+    }
+
+    async fn create_scim_group(&self, group: &ScimGroup) -> Result<(), StoreError> {
+        scim::create_scim_group(&self.pool, group).await
+    }
+
+    async fn update_scim_group(&self, group: &ScimGroup) -> Result<bool, StoreError> {
+        scim::update_scim_group(&self.pool, group).await
+    }
+
+    async fn get_scim_group(&self, id: uuid::Uuid) -> Result<Option<ScimGroup>, StoreError> {
+        scim::get_scim_group(&self.pool, id).await
+    }
+
+    async fn list_scim_groups(&self) -> Result<Vec<ScimGroup>, StoreError> {
+        scim::list_scim_groups(&self.pool).await
+    }
+
+    async fn delete_scim_group(&self, id: uuid::Uuid) -> Result<bool, StoreError> {
+        scim::delete_scim_group(&self.pool, id).await
+    }
+
+    async fn list_scim_group_members(&self, group: uuid::Uuid) -> Result<Vec<UserId>, StoreError> {
+        scim::list_scim_group_members(&self.pool, group).await
+    }
+
+    async fn add_scim_group_member(&self, group: uuid::Uuid, user: UserId) -> Result<bool, StoreError> {
+        scim::add_scim_group_member(&self.pool, group, user).await
+    }
+
+    async fn remove_scim_group_member(&self, group: uuid::Uuid, user: UserId) -> Result<bool, StoreError> {
+        scim::remove_scim_group_member(&self.pool, group, user).await
+    }
+
+    async fn list_user_scim_groups(&self, user: UserId) -> Result<Vec<ScimGroup>, StoreError> {
+        scim::list_user_scim_groups(&self.pool, user).await
     }
 
     async fn close(&self) {

@@ -134,7 +134,7 @@ pub(super) async fn scram_verifiers(
 ) -> Result<Option<UserScramVerifiers>, StoreError> {
     let rows = sqlx::query(
         "SELECT u.id, u.scram_salt, u.scram_iterations, \
-         t.id AS token_id, t.scram_stored_key, t.scram_server_key, t.expires_at \
+         t.id AS token_id, t.scram_stored_key, t.scram_server_key, t.expires_at, t.mfa_at \
          FROM users u LEFT JOIN tokens t ON t.user_id = u.id AND t.revoked_at IS NULL \
          AND t.expires_at > $2 AND t.scram_stored_key IS NOT NULL \
          WHERE u.name = $1 AND u.disabled = FALSE \
@@ -173,12 +173,15 @@ fn token_verifier_from_row(row: &Row) -> Result<Option<TokenScramVerifier>, Stor
     let stored_key: Option<Vec<u8>> = column(row, "scram_stored_key")?;
     let server_key: Option<Vec<u8>> = column(row, "scram_server_key")?;
     let expires_at: Option<i64> = column(row, "expires_at")?;
-    let (Some(stored_key), Some(server_key), Some(expires_at)) =
-        (stored_key, server_key, expires_at)
+    let mfa_at: Option<i64> = column(row, "mfa_at")?;
+    let (Some(stored_key), Some(server_key), Some(expires_at), Some(mfa_at)) =
+        (stored_key, server_key, expires_at, mfa_at)
     else {
         return Err(StoreError::Corrupt {
             column: "scram_server_key",
-            detail: format!("token {token_id} has a stored key but no server key or expiry"),
+            detail: format!(
+                "token {token_id} has a stored key but no server key, expiry or MFA time"
+            ),
         });
     };
 
@@ -186,6 +189,7 @@ fn token_verifier_from_row(row: &Row) -> Result<Option<TokenScramVerifier>, Stor
         token_id: TokenId(token_id),
         keys: scram_keys_from_columns(&stored_key, &server_key)?,
         expires_at: from_micros("expires_at", expires_at)?,
+        mfa_at: from_micros("mfa_at", mfa_at)?,
     }))
 }
 

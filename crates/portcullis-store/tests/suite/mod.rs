@@ -1,9 +1,11 @@
 //! Shared helpers of the store test suite.
 
+pub mod access;
 pub mod login;
 pub mod migrations;
 pub mod raw;
 pub mod roles;
+pub mod scim;
 pub mod scram;
 pub mod targets;
 pub mod tokens;

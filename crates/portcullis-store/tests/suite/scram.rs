@@ -49,6 +49,7 @@ async fn insert_derived_token(
         hash,
         issued_at,
         expires_at: issued_at + lifetime,
+        mfa_at: issued_at - Duration::minutes(5),
         ..random_token(user, lifetime)
     };
     let keys = derive_scram_keys(
@@ -94,6 +95,7 @@ pub async fn login_stores_derived_scram_keys(db: TestDb) {
 
     let token = &verifiers.tokens[0];
     assert_eq!(token.expires_at, issued.record.expires_at);
+    assert_eq!(token.mfa_at, issued.record.mfa_at);
     let expected = derive_scram_keys(issued.token.expose(), &verifiers.salt, verifiers.iterations);
     assert_eq!(token.keys, expected);
 }
@@ -134,6 +136,7 @@ pub async fn scram_verifiers_only_live_tokens(db: TestDb) {
         older_keys.keys,
         derive_scram_keys(&older_text, &verifiers.salt, verifiers.iterations)
     );
+    assert_eq!(older_keys.mfa_at, older.mfa_at);
 
     let after_short = START + Duration::hours(1);
     let ids = token_ids(&verifiers_of(store, "alice", after_short).await);

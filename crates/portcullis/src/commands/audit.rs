@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Context as _, Result};
+use portcullis_alert::{Alert, AlertKind, Severity};
 use portcullis_audit::{read_records, AuditConfig, Outcome, ReadRecord, RecordFilter};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -14,7 +15,7 @@ use crate::output::{print_table, rfc3339};
 
 pub async fn run(context: &Context, command: &AuditCommand, output: OutputFormat) -> Result<ExitCode> {
     match command {
-        AuditCommand::Verify(args) => verify(&context.config, args, output),
+        AuditCommand::Verify(args) => verify(&context.config, args, output).await,
         AuditCommand::Tail(args) => {
             let records = collect(context, RecordFilter::default(), args.decrypt, usize::MAX, None)?;
             let start = records.len().saturating_sub(args.lines);
@@ -32,8 +33,9 @@ pub async fn run(context: &Context, command: &AuditCommand, output: OutputFormat
 }
 
 /// Verifies the log with the public key only: no master key or signing key needed.
-pub fn verify(config: &Config, args: &AuditVerifyArgs, output: OutputFormat) -> Result<ExitCode> {
+pub async fn verify(config: &Config, args: &AuditVerifyArgs, output: OutputFormat) -> Result<ExitCode> {
     let key = Context::verifying_key_of(config)?;
+    let alert_config = config;
     let config = match &args.dir {
         Some(dir) => AuditConfig::new(dir),
         None => AuditConfig::new(config.resolve(&config.audit.dir)),
@@ -75,9 +77,31 @@ pub fn verify(config: &Config, args: &AuditVerifyArgs, output: OutputFormat) -> 
             } else {
                 eprintln!("audit log verification FAILED: {error}");
             }
+            raise_verification_alert(alert_config, &config.log_path(), &error).await;
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// Sends a critical alert to the sinks of `[alerts]`. The alert is not appended to the
+/// audit log: opening a log that failed verification for appending could truncate a torn
+/// final line, which is evidence.
+async fn raise_verification_alert(config: &Config, log_path: &std::path::Path, error: &portcullis_audit::VerifyError) {
+    let alert = Alert::new(AlertKind::AuditVerificationFailed, Severity::Critical, log_path.display().to_string())
+        .detail("first_bad_seq", error.seq())
+        .detail("error", error.to_string())
+        .detail("operator", crate::context::operator());
+    let alerts = match crate::commands::alerting::start(config, None) {
+        Ok(alerts) => alerts,
+        Err(start_error) => {
+            eprintln!("warning: the verification failure alert was not sent: {start_error:#}");
+            return;
+        }
+    };
+    if let Err(raise_error) = alerts.raise(alert).await {
+        eprintln!("warning: raising the verification failure alert failed: {raise_error}");
+    }
+    crate::commands::alerting::flush(&alerts).await;
 }
 
 async fn search_filter(context: &Context, args: &AuditSearchArgs) -> Result<RecordFilter> {

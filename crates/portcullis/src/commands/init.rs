@@ -183,7 +183,7 @@ fn print_admin(config_path: &Path, admin: &CreatedAdmin, output: OutputFormat) -
             });
             println!("{}", serde_json::to_string_pretty(&value)?);
         }
-        OutputFormat::Table => {
+        OutputFormat::Table | OutputFormat::Csv => {
             println!("Created {}", config_path.display());
             println!();
             println!("Administrator {} ({})", admin.name, admin.user_id);

@@ -40,7 +40,7 @@ pub async fn login(config: &Config, args: &LoginArgs, output: OutputFormat) -> R
 
     match output {
         OutputFormat::Json => println!("{value}"),
-        OutputFormat::Table => {
+        OutputFormat::Table | OutputFormat::Csv => {
             println!("{}", value["token"].as_str().unwrap_or_default());
             eprintln!(
                 "Token for {} valid until {}. Use it as the password of your database client.",

@@ -1,4 +1,4 @@
-//! `portcullis policy check|explain`.
+//! `portcullis policy check|reload|explain`.
 
 use std::process::ExitCode;
 
@@ -9,11 +9,13 @@ use portcullis_sql::AnalysisContext;
 
 use crate::cli::{OutputFormat, PolicyCommand};
 use crate::context::Context;
+use crate::gateway::policy_reload::{record_policy_set_changed, POLICY_HASH_KEY};
 use crate::gateway::policy_runtime::PolicyRuntime;
 
 pub async fn run(context: &Context, command: &PolicyCommand, output: OutputFormat) -> Result<ExitCode> {
     match command {
         PolicyCommand::Check { dir } => check(context, dir.as_deref(), output).await,
+        PolicyCommand::Reload => reload(context, output).await,
         PolicyCommand::Explain { user, target, sql } => explain(context, user, target, sql, output).await,
     }
 }
@@ -40,18 +42,71 @@ async fn check(context: &Context, dir: Option<&std::path::Path>, output: OutputF
             let hash = runtime.engine.policy_hash();
             match output {
                 OutputFormat::Json => println!("{}", serde_json::json!({"valid": true, "policy_sha256": hash})),
-                OutputFormat::Table => println!("policies valid; policy set SHA-256 {hash}"),
+                OutputFormat::Table | OutputFormat::Csv => println!("policies valid; policy set SHA-256 {hash}"),
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
             match output {
                 OutputFormat::Json => println!("{}", serde_json::json!({"valid": false, "error": format!("{error:#}")})),
-                OutputFormat::Table => eprintln!("policies invalid: {error:#}"),
+                OutputFormat::Table | OutputFormat::Csv => eprintln!("policies invalid: {error:#}"),
             }
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// Validates `policy.dir` and records its hash for every `serve` instance (see
+/// `gateway::policy_reload`).
+async fn reload(context: &Context, output: OutputFormat) -> Result<ExitCode> {
+    let runtime = match load(context, None).await {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            match output {
+                OutputFormat::Json => println!("{}", serde_json::json!({"reloaded": false, "error": format!("{error:#}")})),
+                OutputFormat::Table | OutputFormat::Csv => eprintln!("policy set rejected, the set in force stays: {error:#}"),
+            }
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let hash = runtime.engine.policy_hash();
+    let store = context.open_store().await?;
+    let previous = store
+        .get_meta(POLICY_HASH_KEY)
+        .await
+        .context("reading the recorded policy set from the state store")?;
+    let changed = previous.as_deref() != Some(hash.as_str());
+    if changed {
+        let audit = context.open_audit().await?;
+        // The change is audited before any gateway can see it.
+        record_policy_set_changed(&audit, previous.as_deref(), &hash, &crate::context::operator()).await?;
+        crate::commands::alerting::raise_and_flush(context, &audit, policy_changed_alert(previous.as_deref(), &hash)).await?;
+        audit.shutdown().await.context("closing the audit log")?;
+        store
+            .set_meta(POLICY_HASH_KEY, &hash)
+            .await
+            .context("recording the new policy set in the state store")?;
+    }
+    store.close().await;
+    match output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::json!({"reloaded": changed, "previous_sha256": previous, "policy_sha256": hash})
+        ),
+        OutputFormat::Table | OutputFormat::Csv if changed => println!(
+            "policy set {hash} recorded; running gateways put it in force within about 1 s (previous: {})",
+            previous.as_deref().unwrap_or("none recorded")
+        ),
+        OutputFormat::Table | OutputFormat::Csv => println!("policy set {hash} is already the recorded set; nothing changed"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn policy_changed_alert(previous: Option<&str>, hash: &str) -> portcullis_alert::Alert {
+    use portcullis_alert::{Alert, AlertKind, Severity};
+    Alert::new(AlertKind::PolicySetChanged, Severity::Warning, crate::context::operator())
+        .detail("policy_sha256", hash.to_owned())
+        .detail("previous_sha256", previous.map(str::to_owned))
 }
 
 async fn explain(context: &Context, user: &str, target: &str, sql: &str, output: OutputFormat) -> Result<ExitCode> {
@@ -88,7 +143,7 @@ async fn explain(context: &Context, user: &str, target: &str, sql: &str, output:
     let explanation = session.explain(sql, &analysis, &request);
     match output {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&explanation)?),
-        OutputFormat::Table => print!("{explanation}"),
+        OutputFormat::Table | OutputFormat::Csv => print!("{explanation}"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,11 +1,13 @@
 //! `portcullis role add|list|grant|revoke`.
 
 use anyhow::{anyhow, bail, Result};
+use portcullis_alert::{Alert, AlertKind, Severity};
 use portcullis_audit::{event_types, AuditEvent, Outcome};
 use portcullis_core::{Role, RoleGrant, RoleId, RoleName};
 use portcullis_store::Store;
 
 use crate::cli::{OutputFormat, RoleCommand};
+use crate::commands::alerting;
 use crate::commands::user::find_user;
 use crate::context::{operator, Context};
 use crate::output::print_table;
@@ -17,6 +19,7 @@ pub async fn run(context: &Context, command: &RoleCommand, output: OutputFormat)
     }
     let accounts = context.accounts(store.clone())?;
     let audit = context.open_audit().await?;
+    let alerts = alerting::start(&context.config, Some(&audit))?;
     let operator = operator();
 
     let result = async {
@@ -63,6 +66,7 @@ pub async fn run(context: &Context, command: &RoleCommand, output: OutputFormat)
                 };
                 if store.grant_role(&grant).await? {
                     println!("Granted role {} to {}", role.name, user.name);
+                    alerts.raise(role_granted_alert(context, &role, &user, &admin)).await?;
                 } else {
                     println!("{} already holds role {}", user.name, role.name);
                 }
@@ -91,8 +95,23 @@ pub async fn run(context: &Context, command: &RoleCommand, output: OutputFormat)
         Ok::<(), anyhow::Error>(())
     }
     .await;
+    alerting::flush(&alerts).await;
     audit.shutdown().await?;
     result
+}
+
+/// A warning, or a critical alert when the role is one of `alerts.admin_roles`.
+fn role_granted_alert(context: &Context, role: &Role, user: &portcullis_core::User, admin: &portcullis_core::User) -> Alert {
+    let is_admin_role = context.config.alerts.admin_roles.iter().any(|name| name == role.name.as_str());
+    let (kind, severity) = if is_admin_role {
+        (AlertKind::AdminRoleGranted, Severity::Critical)
+    } else {
+        (AlertKind::RoleGranted, Severity::Warning)
+    };
+    Alert::new(kind, severity, user.name.to_string())
+        .detail("role", role.name.to_string())
+        .detail("granted_by", admin.name.to_string())
+        .detail("operator", operator())
 }
 
 async fn holds_role(store: &dyn Store, user: &portcullis_core::User, role: &Role) -> Result<bool> {

@@ -25,7 +25,17 @@ pub async fn run(context: Context) -> Result<()> {
 
     let store = context.open_store().await?;
     let accounts = Arc::new(context.accounts(store.clone())?);
-    let audit = context.open_audit().await?;
+    let audit = match context.open_audit().await {
+        Ok(audit) => audit,
+        Err(error) => {
+            alert_if_log_inconsistent(config, &error).await;
+            return Err(error);
+        }
+    };
+    let alerts = crate::commands::alerting::start(config, Some(&audit))?;
+    // Repeated failed logins (API and PostgreSQL front end) and denied statements are
+    // found in the audit events every part of the gateway appends.
+    audit.set_observer(portcullis_alert::EscalationWatch::new(alerts.clone(), &config.alerts).observer());
     audit
         .append(
             AuditEvent::new(event_types::CONFIG_LOADED, "gateway configuration", Outcome::Success)
@@ -35,30 +45,60 @@ pub async fn run(context: Context) -> Result<()> {
         .await
         .context("recording the loaded configuration in the audit log")?;
 
-    let api_listener = std::net::TcpListener::bind(config.api.listen).map_err(|source| {
-        portcullis_api::ServeError::Bind {
-            addr: config.api.listen,
-            source,
-        }
-    })?;
-    let api_addr = api_listener.local_addr()?;
+    let api_listener = if config.api.enabled {
+        let listener = std::net::TcpListener::bind(config.api.listen).map_err(|source| {
+            portcullis_api::ServeError::Bind {
+                addr: config.api.listen,
+                source,
+            }
+        })?;
+        Some(listener)
+    } else {
+        None
+    };
+    let api_addr = match &api_listener {
+        Some(listener) => listener.local_addr()?.to_string(),
+        None => "disabled".to_string(),
+    };
     let api_state = Arc::new(ApiState {
         accounts: accounts.clone(),
         audit: audit.clone(),
         metrics: Some(metrics),
+        access: Some(Arc::new(portcullis_access::AccessService::new(
+            accounts.clone(),
+            audit.clone(),
+            alerts.clone(),
+            Arc::new(portcullis_core::SystemClock),
+            config.access.clone(),
+            config.break_glass.clone(),
+        ))),
+        scim: start_scim(config, &accounts, &audit, &alerts).await?,
     });
     let api_handle = Handle::new();
     let api_tls = config.api.tls.then(|| server_tls.clone());
-    let api_task = tokio::spawn(portcullis_api::serve(api_listener, api_tls, api_state, api_handle.clone()));
+    let api_task = match api_listener {
+        Some(listener) => tokio::spawn(portcullis_api::serve(listener, api_tls, api_state, api_handle.clone())),
+        // Without the API, only SIGINT or SIGTERM stops `serve`.
+        None => tokio::spawn(std::future::pending()),
+    };
+    let mut policy_watcher = None;
     let postgres = if config.postgres.enabled {
         let policy = crate::gateway::load_policy(config, &context.master_key).await?;
         if let Some(policy) = &policy {
             audit
                 .append(
                     AuditEvent::new(event_types::POLICY_RELOADED, "policy set loaded", Outcome::Success)
-                        .meta("policy_sha256", policy.engine.policy_hash()),
+                        .meta("policy_sha256", policy.engine.policy_hash())
+                        .meta("trigger", "start")
+                        .meta("instance", config.gateway.instance_name.clone()),
                 )
                 .await?;
+            policy_watcher = Some(tokio::spawn(crate::gateway::policy_reload::watch_policy_set(
+                policy.clone(),
+                store.clone(),
+                audit.clone(),
+                config.gateway.instance_name.clone(),
+            )));
         }
         let parts = crate::gateway::FrontEndParts {
             policy,
@@ -96,6 +136,9 @@ pub async fn run(context: Context) -> Result<()> {
     let reason = wait_for_shutdown(api_task).await;
     tracing::info!(%reason, "Portcullis stopping");
     api_handle.graceful_shutdown(Some(Duration::from_secs(5)));
+    if let Some(watcher) = policy_watcher {
+        watcher.abort();
+    }
     if let Some(running) = postgres {
         running.stop().await;
     }
@@ -109,10 +152,58 @@ pub async fn run(context: Context) -> Result<()> {
     if let Err(error) = stop {
         tracing::error!(%error, "recording the stop in the audit log failed");
     }
+    let undelivered = alerts.flush(ALERT_FLUSH_AT_STOP).await;
+    if undelivered > 0 {
+        tracing::error!(undelivered, "alerts not delivered before the gateway stopped");
+    }
     audit.shutdown().await.context("closing the audit log")?;
     store.close().await;
     tracing::info!("Portcullis stopped");
     Ok(())
+}
+
+/// Starts the SCIM endpoints when `[scim] enabled` is set.
+async fn start_scim(
+    config: &portcullis_core::config::Config,
+    accounts: &Arc<portcullis_store::accounts::Accounts>,
+    audit: &portcullis_audit::AuditLog,
+    alerts: &portcullis_alert::Alerts,
+) -> Result<Option<Arc<portcullis_api::scim::ScimService>>> {
+    if !config.scim.enabled {
+        return Ok(None);
+    }
+    let service = portcullis_api::scim::ScimService::start(config, accounts.clone(), audit.clone(), Some(alerts.clone()))
+        .await
+        .context("starting SCIM provisioning ([scim])")?;
+    Ok(Some(Arc::new(service)))
+}
+
+/// How long `serve` waits at stop for queued alerts to reach their sinks.
+const ALERT_FLUSH_AT_STOP: Duration = Duration::from_secs(5);
+
+/// Sends a critical alert (to the sinks only) when the audit log failed its checks at
+/// open, since the gateway cannot start without it.
+async fn alert_if_log_inconsistent(config: &portcullis_core::config::Config, error: &anyhow::Error) {
+    let Some(audit_error @ portcullis_audit::AuditError::Inconsistent { .. }) = error.downcast_ref::<portcullis_audit::AuditError>()
+    else {
+        return;
+    };
+    let alert = portcullis_alert::Alert::new(
+        portcullis_alert::AlertKind::AuditVerificationFailed,
+        portcullis_alert::Severity::Critical,
+        config.resolve(&config.audit.dir).display().to_string(),
+    )
+    .detail("error", audit_error.to_string())
+    .detail("instance", config.gateway.instance_name.clone());
+    match crate::commands::alerting::start(config, None) {
+        Ok(alerts) => {
+            if let Err(raise_error) = alerts.raise(alert).await {
+                tracing::error!(error = %raise_error, "raising the audit log alert failed");
+            }
+            alerts.flush(ALERT_FLUSH_AT_STOP).await;
+        }
+        Err(start_error) => tracing::error!(error = %start_error, "the audit log alert was not sent"),
+    }
 }
 
 /// Waits for SIGINT, SIGTERM or the end of a listener task and says which.

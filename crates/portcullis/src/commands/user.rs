@@ -76,7 +76,7 @@ async fn add(accounts: &Accounts, audit: &AuditLog, args: &UserAddArgs, output: 
             "{}",
             json!({"user": name.as_str(), "user_id": created.user.id, "one_time_password": password, "totp_uri": uri})
         ),
-        OutputFormat::Table => {
+        OutputFormat::Table | OutputFormat::Csv => {
             println!("Created user {name} ({})", created.user.id);
             println!("  one-time password: {password}");
             println!("  TOTP enrollment:   {uri}");
@@ -123,7 +123,7 @@ async fn reset_mfa(accounts: &Accounts, audit: &AuditLog, name: &str, output: Ou
     let uri = accounts.reset_mfa(user.id).await?;
     match output {
         OutputFormat::Json => println!("{}", json!({"user": user.name.as_str(), "totp_uri": uri.expose()})),
-        OutputFormat::Table => {
+        OutputFormat::Table | OutputFormat::Csv => {
             println!("New TOTP enrollment for {}: {}", user.name, uri.expose());
             println!("Shown once; the previous authenticator entry no longer works.");
         }

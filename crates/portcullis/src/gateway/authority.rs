@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use super::events::SessionOwners;
+use super::grants::SessionGrants;
 use super::policy_runtime::PolicyRuntime;
 use super::targets::resolve_store_target;
 
@@ -95,8 +96,7 @@ impl Authority for GatewayAuthority {
             .ok_or(Denial::TokenInvalid)?;
 
         let target = self.resolve_target(&request.target).await?;
-        let roles = self.store.list_user_roles(user.id).await.map_err(unavailable)?;
-        let role_names: Vec<String> = roles.iter().map(|membership| membership.role.name.to_string()).collect();
+        let (role_names, grants) = self.session_roles(&user, &request.target, now).await?;
         let statement_check: Arc<dyn portcullis_pg::StatementCheck> = match &self.policy {
             Some(policy) => {
                 let principal = portcullis_policy::Principal {
@@ -105,15 +105,14 @@ impl Authority for GatewayAuthority {
                     job_role: user.job_role.clone().unwrap_or_default(),
                     roles: role_names.clone(),
                 };
-                // NOTE: the store's SCRAM verifiers do not carry the token's MFA time, so
-                // policies see the MFA as old (fail closed for rules on recent MFA).
-                policy.session_check(principal, &request, &target.user, OffsetDateTime::UNIX_EPOCH)?
+                policy.session_check(principal, &request, &target.user, token.mfa_at, grants.via)?
             }
             None => {
                 if !self.may_connect(&request.target, &role_names) {
                     return Err(Denial::NotPermitted(format!(
-                        "user {} holds none of the roles allowed on target {}",
-                        user.name, request.target
+                        "user {} holds none of the roles allowed on target {} and has no access grant in force for one; \
+                         request one with `portcullis request create --role ROLE --target {}`",
+                        user.name, request.target, request.target
                     )));
                 }
                 Arc::new(AllowAll)
@@ -129,6 +128,8 @@ impl Authority for GatewayAuthority {
                 user_name: user.name.to_string(),
                 token: request.token,
                 token_expires_at: Some(token.expires_at),
+                access_grants: grants.grant_ids,
+                break_glass: grants.via.break_glass,
             },
             target,
             upstream_settings,
@@ -144,9 +145,34 @@ impl Authority for GatewayAuthority {
             .map(|_| ())
             .map_err(|error| AuditUnavailable(error.to_string()))
     }
+
+    async fn record_unsynced(&self, event: SessionEvent) -> Result<(), AuditUnavailable> {
+        let event = self.owners.to_audit_event(event);
+        self.audit
+            .append_unsynced(event)
+            .await
+            .map_err(|error| AuditUnavailable(error.to_string()))
+    }
 }
 
 impl GatewayAuthority {
+    /// Returns the user's standing roles plus the roles of the access grants in force
+    /// on `target`, with those grants.
+    async fn session_roles(
+        &self,
+        user: &portcullis_core::User,
+        target: &str,
+        now: OffsetDateTime,
+    ) -> Result<(Vec<String>, SessionGrants), Denial> {
+        let unavailable = |error: portcullis_store::StoreError| Denial::Unavailable(AuthorityError(error.to_string()));
+        let memberships = self.store.list_user_roles(user.id).await.map_err(unavailable)?;
+        let mut roles: Vec<String> = memberships.iter().map(|membership| membership.role.name.to_string()).collect();
+        let active = self.store.list_active_grants(user.id, now).await.map_err(unavailable)?;
+        let grants = SessionGrants::for_target(&active, target, &roles);
+        roles.extend(grants.roles.iter().cloned());
+        Ok((roles, grants))
+    }
+
     async fn resolve_target(&self, name: &str) -> Result<UpstreamTarget, Denial> {
         if let Some(target) = self.config.targets.get(name) {
             return config_target(&self.config, name, target);

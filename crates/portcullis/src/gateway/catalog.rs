@@ -5,11 +5,16 @@
 use anyhow::{bail, Context as _, Result};
 use portcullis_pg::{UpstreamTarget, UpstreamTls};
 use portcullis_policy::{TableDef, TargetTables};
+use portcullis_sql::ColumnName;
 
-/// Relations of the user schemas with their columns in order, and view definitions.
+use super::copy_plan::ColumnTypes;
+
+/// Relations of the user schemas with their columns in order and their types,
+/// and view definitions.
 const COLUMNS_SQL: &str = "\
     SELECT n.nspname, c.relname, c.relkind::text, a.attname, \
-           CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END \
+           CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END, \
+           a.atttypid \
     FROM pg_catalog.pg_class c \
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
     JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
@@ -18,8 +23,9 @@ const COLUMNS_SQL: &str = "\
       AND n.nspname NOT LIKE 'pg_temp%' \
     ORDER BY n.nspname, c.relname, a.attnum";
 
-/// Connects to the target as the gateway's role and reads its relations.
-pub async fn read_target_tables(target: &UpstreamTarget) -> Result<TargetTables> {
+/// Connects to the target as the gateway's role and reads its relations and
+/// the type of each column.
+pub async fn read_target_tables(target: &UpstreamTarget) -> Result<(TargetTables, ColumnTypes)> {
     let client = connect(target).await?;
     // pg_get_viewdef qualifies names that this search path does not find.
     client
@@ -32,6 +38,7 @@ pub async fn read_target_tables(target: &UpstreamTarget) -> Result<TargetTables>
         .with_context(|| format!("reading the tables of target {}", target.name))?;
 
     let mut tables: Vec<TableDef> = Vec::new();
+    let mut column_types = ColumnTypes::new();
     let mut current: Option<(String, String, String, Option<String>, Vec<String>)> = None;
     for row in rows {
         let schema: String = row.get(0);
@@ -39,6 +46,13 @@ pub async fn read_target_tables(target: &UpstreamTarget) -> Result<TargetTables>
         let kind: String = row.get(2);
         let column: String = row.get(3);
         let definition: Option<String> = row.get(4);
+        let type_oid: u32 = row.get(5);
+        let name_of_column = ColumnName {
+            schema: schema.clone(),
+            table: name.clone(),
+            column: column.clone(),
+        };
+        column_types.insert(name_of_column, type_oid);
         match &mut current {
             Some((s, n, _, _, columns)) if *s == schema && *n == name => columns.push(column),
             _ => {
@@ -54,7 +68,7 @@ pub async fn read_target_tables(target: &UpstreamTarget) -> Result<TargetTables>
     }
     let mut target_tables = TargetTables::new(&target.name);
     target_tables.tables = tables;
-    Ok(target_tables)
+    Ok((target_tables, column_types))
 }
 
 fn table_def((schema, name, kind, definition, columns): (String, String, String, Option<String>, Vec<String>)) -> TableDef {
@@ -65,7 +79,7 @@ fn table_def((schema, name, kind, definition, columns): (String, String, String,
     }
 }
 
-async fn connect(target: &UpstreamTarget) -> Result<tokio_postgres::Client> {
+pub(super) async fn connect(target: &UpstreamTarget) -> Result<tokio_postgres::Client> {
     let mut config = tokio_postgres::Config::new();
     config
         .host(&target.host)

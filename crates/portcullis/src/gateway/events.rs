@@ -1,10 +1,10 @@
 //! Session events of the PostgreSQL front end, turned into audit records.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use portcullis_audit::{event_types, AuditEvent, Outcome};
-use portcullis_pg::{Completion, EndReason, SessionEvent, SessionId, StatementText, Verdict};
+use portcullis_pg::{Completion, EndReason, Evidence, SessionEvent, SessionId, StatementText, Verdict};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -18,6 +18,8 @@ pub struct SessionOwners {
 struct Owner {
     user_id: Option<Uuid>,
     target: String,
+    /// The session runs on a break-glass grant; its records are marked so.
+    break_glass: bool,
 }
 
 impl SessionOwners {
@@ -48,12 +50,15 @@ impl SessionOwners {
                 tls,
             } => {
                 let user_id = Uuid::parse_str(&identity.user_id).ok();
-                self.remember(session, Owner { user_id, target: target.clone() });
+                let break_glass = identity.break_glass;
+                self.remember(session, Owner { user_id, target: target.clone(), break_glass });
                 let mut audit = AuditEvent::new(event_types::SESSION_STARTED, identity.user_name, Outcome::Success)
                     .session(session.0)
                     .target(target)
                     .client_addr(client_addr)
-                    .meta("token_id", identity.token.as_str().to_string());
+                    .meta("token_id", identity.token.as_str().to_string())
+                    .meta("access_grants", identity.access_grants.clone())
+                    .meta("break_glass", break_glass);
                 if let Some(user_id) = user_id {
                     audit = audit.actor(user_id);
                 }
@@ -83,7 +88,8 @@ impl SessionOwners {
                 statement,
                 text,
                 verdict,
-            } => self.statement_event(session, statement, text, verdict),
+                evidence,
+            } => self.statement_event(session, statement, text, verdict, evidence),
             SessionEvent::StatementCompleted {
                 session,
                 statement,
@@ -113,7 +119,14 @@ impl SessionOwners {
         }
     }
 
-    fn statement_event(&self, session: SessionId, statement: u64, text: StatementText, verdict: Verdict) -> AuditEvent {
+    fn statement_event(
+        &self,
+        session: SessionId,
+        statement: u64,
+        text: StatementText,
+        verdict: Verdict,
+        evidence: Option<Arc<Evidence>>,
+    ) -> AuditEvent {
         let (outcome, decision, reason) = match &verdict {
             Verdict::Allow => (Outcome::Success, "allow", None),
             Verdict::Restrict(_) => (Outcome::Success, "allow_restricted", None),
@@ -127,14 +140,39 @@ impl SessionOwners {
         if let Some(reason) = reason {
             audit = audit.meta("reason", reason);
         }
+        if let Some(evidence) = evidence {
+            audit = with_evidence(audit, &evidence);
+        }
         with_owner(audit, self.get(session))
     }
 }
 
+/// Adds what the decision rests on to a statement record, in clear fields:
+/// policy ids, role names and column names are not ePHI, and values never
+/// reach the evidence.
+fn with_evidence(audit: AuditEvent, evidence: &Evidence) -> AuditEvent {
+    let masked_columns: Vec<Value> = evidence
+        .masked_columns
+        .iter()
+        .map(|masked| json!({"column": masked.column, "method": masked.method}))
+        .collect();
+    audit
+        .meta("policy_ids", evidence.policy_ids.clone())
+        .meta("masked_columns", masked_columns)
+        .meta("roles_used", evidence.roles_used.clone())
+        .meta("policy_hash", evidence.policy_hash.clone())
+}
+
 fn with_owner(audit: AuditEvent, owner: Option<Owner>) -> AuditEvent {
     match owner {
-        Some(Owner { user_id: Some(user_id), target }) => audit.actor(user_id).target(target),
-        Some(Owner { user_id: None, target }) => audit.target(target),
+        Some(Owner { user_id, target, break_glass }) => {
+            let audit = if break_glass { audit.meta("break_glass", true) } else { audit };
+            let audit = audit.target(target);
+            match user_id {
+                Some(user_id) => audit.actor(user_id),
+                None => audit,
+            }
+        }
         None => audit,
     }
 }

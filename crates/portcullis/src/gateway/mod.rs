@@ -3,10 +3,14 @@
 
 mod authority;
 mod catalog;
+mod copy_plan;
 mod events;
+pub mod grants;
 mod policy;
+pub mod policy_reload;
 pub mod policy_runtime;
 pub mod revocation;
+pub mod sample;
 pub mod targets;
 
 use std::net::SocketAddr;
@@ -86,6 +90,26 @@ pub async fn bind(parts: FrontEndParts) -> Result<PostgresFrontEnd> {
     })
 }
 
+/// Looks up a target in the configuration, then in the state store, with its
+/// password.
+pub async fn upstream_target(
+    config: &Config,
+    store: Arc<dyn Store>,
+    master_key: &MasterKey,
+    name: &str,
+) -> Result<portcullis_pg::UpstreamTarget> {
+    let found = match config.targets.get(name) {
+        Some(target) => authority::config_target(config, name, target),
+        None => targets::resolve_store_target(store, master_key, name).await,
+    };
+    found.map_err(|denial| match denial {
+        portcullis_pg::Denial::UnknownTarget => anyhow::anyhow!(
+            "no target named {name} in the configuration or the state store; `portcullis target list` shows them"
+        ),
+        other => anyhow::anyhow!("target {name}: {other}"),
+    })
+}
+
 /// Loads the policy engine when `[policy] dir` is set, reading every configured
 /// target's tables first.
 pub async fn load_policy(config: &Config, master_key: &MasterKey) -> Result<Option<Arc<policy_runtime::PolicyRuntime>>> {
@@ -94,12 +118,15 @@ pub async fn load_policy(config: &Config, master_key: &MasterKey) -> Result<Opti
     };
     let dir = config.resolve(dir);
     let mut targets = Vec::new();
+    let mut column_types = std::collections::HashMap::new();
     for (name, target) in &config.targets {
         let upstream = authority::config_target(config, name, target)
             .map_err(|denial| anyhow::anyhow!("target {name}: {denial}"))?;
-        targets.push(catalog::read_target_tables(&upstream).await?);
+        let (tables, types) = catalog::read_target_tables(&upstream).await?;
+        targets.push(tables);
+        column_types.insert(name.clone(), Arc::new(types));
     }
-    let runtime = policy_runtime::PolicyRuntime::load(&dir, targets, master_key)?;
+    let runtime = policy_runtime::PolicyRuntime::load(&dir, targets, master_key)?.with_column_types(column_types);
     tracing::info!(dir = %dir.display(), policy_hash = %runtime.engine.policy_hash(), "policies loaded");
     Ok(Some(Arc::new(runtime)))
 }

@@ -2,29 +2,37 @@
 //! and a source of per-session [`PolicyCheck`]s.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use portcullis_core::MasterKey;
 use portcullis_mask::MaskKey;
 use portcullis_pg::{AuthorizeRequest, Denial, StatementCheck};
-use portcullis_policy::{PolicyEngine, PolicySources, Principal, RequestContext, TargetTables};
+use portcullis_policy::{LoadError, PolicyEngine, PolicySnapshot, PolicySources, Principal, RequestContext, TargetTables};
 use portcullis_sql::{AnalysisContext, Catalog};
 use time::OffsetDateTime;
 
+use super::copy_plan::ColumnTypes;
+use super::grants::AccessVia;
 use super::policy::PolicyCheck;
 
 /// The loaded policy engine and, per target, the analyzer's catalog and the key of
 /// deterministic tokens.
 pub struct PolicyRuntime {
     pub engine: PolicyEngine,
+    dir: PathBuf,
+    /// The targets' tables as read at load; a reload validates against them.
+    targets: Vec<TargetTables>,
     catalogs: HashMap<String, Arc<Catalog>>,
     mask_keys: HashMap<String, Arc<MaskKey>>,
+    /// Column types per target, for masking `COPY … TO STDOUT`.
+    column_types: HashMap<String, Arc<ColumnTypes>>,
 }
 
 impl PolicyRuntime {
     /// Loads the policy directory for the given targets' tables.
-    pub fn load(dir: &std::path::Path, targets: Vec<TargetTables>, master_key: &MasterKey) -> Result<PolicyRuntime> {
+    pub fn load(dir: &Path, targets: Vec<TargetTables>, master_key: &MasterKey) -> Result<PolicyRuntime> {
         let catalogs = targets
             .iter()
             .map(|tables| (tables.target.clone(), Arc::new(tables.to_sql_catalog(1))))
@@ -36,13 +44,37 @@ impl PolicyRuntime {
                 (tables.target.clone(), Arc::new(key))
             })
             .collect();
-        let engine = PolicyEngine::load(&PolicySources::new(dir, targets))
+        let engine = PolicyEngine::load(&PolicySources::new(dir, targets.clone()))
             .with_context(|| format!("loading the policies in {}", dir.display()))?;
         Ok(PolicyRuntime {
             engine,
+            dir: dir.to_path_buf(),
+            targets,
             catalogs,
             mask_keys,
+            column_types: HashMap::new(),
         })
+    }
+
+    /// Sets the column types of each target. Without them, a COPY of masked
+    /// columns is denied.
+    pub fn with_column_types(mut self, column_types: HashMap<String, Arc<ColumnTypes>>) -> Self {
+        self.column_types = column_types;
+        self
+    }
+
+    /// Loads the policy directory again, without putting it in force
+    /// ([`PolicyEngine::replace`] does that).
+    ///
+    /// NOTE: the targets' tables are the ones read at start, so a table added
+    /// to a target since then stays unknown until `serve` restarts.
+    pub fn load_snapshot(&self) -> Result<PolicySnapshot, LoadError> {
+        PolicySnapshot::load(&PolicySources::new(&self.dir, self.targets.clone()))
+    }
+
+    /// Returns the policy directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The analyzer's catalog of a target.
@@ -57,6 +89,7 @@ impl PolicyRuntime {
         request: &AuthorizeRequest,
         upstream_user: &str,
         mfa_at: OffsetDateTime,
+        via: AccessVia,
     ) -> Result<Arc<dyn StatementCheck>, Denial> {
         let target = request.target.as_str();
         let (Some(catalog), Some(mask_key)) = (self.catalogs.get(target), self.mask_keys.get(target)) else {
@@ -67,13 +100,14 @@ impl PolicyRuntime {
             .engine
             .session(principal, target)
             .map_err(|error| Denial::NotPermitted(format!("policy session for {user}: {error}")))?;
+        let now = OffsetDateTime::now_utc();
         let context = RequestContext {
-            now: OffsetDateTime::now_utc().unix_timestamp(),
+            now: now.unix_timestamp(),
             client_ip: request.client_addr.ip(),
             session_id: String::new(),
-            via_jit: false,
-            via_break_glass: false,
-            mfa_age_seconds: 0,
+            via_jit: via.jit,
+            via_break_glass: via.break_glass,
+            mfa_age_seconds: (now - mfa_at).whole_seconds().max(0),
         };
         let connect = session.connect(&context);
         if !connect.is_allowed() {
@@ -89,6 +123,8 @@ impl PolicyRuntime {
             mask_key.clone(),
             request.client_addr.ip(),
             mfa_at,
-        )))
+        )
+        .with_access_via(via)
+        .with_column_types(self.column_types.get(target).cloned().unwrap_or_default())))
     }
 }

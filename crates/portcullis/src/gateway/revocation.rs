@@ -1,21 +1,27 @@
-//! Ends live sessions whose token stopped being valid: revoked by `logout`, cut off
-//! by `user disable`, or expired. The check reads the state store, so a revocation
-//! made by another process or another gateway instance sharing the store reaches
-//! sessions here too.
+//! Ends live sessions whose access stopped being valid: the token was revoked by
+//! `logout`, cut off by `user disable`, or expired; or a temporary access grant the
+//! session depends on expired or was revoked. The check reads the state store, so a
+//! revocation made by another process or another gateway instance sharing the store
+//! reaches sessions here too.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use portcullis_core::UserName;
-use portcullis_pg::SessionRegistry;
+use portcullis_core::access::{AccessGrant, GrantState};
+use portcullis_core::{GrantId, UserName};
+use portcullis_pg::{SessionRegistry, SessionSummary};
 use portcullis_store::Store;
 use time::OffsetDateTime;
 
-/// How often live sessions are checked against the store.
+use crate::output::rfc3339;
+
+/// How often live sessions are checked against the store. With the time one check
+/// takes, a session ends well within a second of its revocation.
 pub const CHECK_INTERVAL: Duration = Duration::from_millis(250);
 
-/// Checks every live session's token every [`CHECK_INTERVAL`] until the task is aborted.
+/// Checks every live session's token and grants every [`CHECK_INTERVAL`] until the
+/// task is aborted.
 pub async fn watch_revocations(store: Arc<dyn Store>, registry: Arc<SessionRegistry>) {
     let mut ticker = tokio::time::interval(CHECK_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -33,14 +39,26 @@ async fn check_once(store: &dyn Store, registry: &SessionRegistry) -> Result<(),
     if sessions.is_empty() {
         return Ok(());
     }
-    let mut by_user: BTreeMap<String, Vec<_>> = BTreeMap::new();
+    let now = OffsetDateTime::now_utc();
+    let live = check_tokens(store, registry, &sessions, now).await?;
+    check_grants(store, registry, &live, now).await
+}
+
+/// Ends the sessions whose token is no longer live and returns the others.
+async fn check_tokens(
+    store: &dyn Store,
+    registry: &SessionRegistry,
+    sessions: &[SessionSummary],
+    now: OffsetDateTime,
+) -> Result<Vec<SessionSummary>, portcullis_store::StoreError> {
+    let mut by_user: BTreeMap<&str, Vec<&SessionSummary>> = BTreeMap::new();
     for session in sessions {
-        by_user.entry(session.user_name.clone()).or_default().push(session);
+        by_user.entry(session.user_name.as_str()).or_default().push(session);
     }
 
-    let now = OffsetDateTime::now_utc();
+    let mut survivors = Vec::new();
     for (user, sessions) in by_user {
-        let live: HashSet<String> = match UserName::new(&user) {
+        let live: HashSet<String> = match UserName::new(user) {
             Ok(name) => store
                 .scram_verifiers(&name, now)
                 .await?
@@ -49,14 +67,86 @@ async fn check_once(store: &dyn Store, registry: &SessionRegistry) -> Result<(),
             Err(_) => HashSet::new(),
         };
         for session in sessions {
-            if !live.contains(session.token.as_str()) {
-                tracing::info!(session = %session.session, user = %user, "ending a session whose token is no longer valid");
-                registry.terminate(
-                    session.session,
-                    "access revoked: the token was revoked, the user was disabled, or the token expired",
-                );
+            if live.contains(session.token.as_str()) {
+                survivors.push(session.clone());
+                continue;
+            }
+            tracing::info!(session = %session.session, user = %user, "ending a session whose token is no longer valid");
+            registry.terminate(
+                session.session,
+                "access revoked: the token was revoked, the user was disabled, or the token expired",
+            );
+        }
+    }
+    Ok(survivors)
+}
+
+/// Ends the sessions that depend on a grant no longer in force, naming the grant and
+/// why it ended. Each grant is read once per check however many sessions share it.
+async fn check_grants(
+    store: &dyn Store,
+    registry: &SessionRegistry,
+    sessions: &[SessionSummary],
+    now: OffsetDateTime,
+) -> Result<(), portcullis_store::StoreError> {
+    let mut ended: HashMap<String, Option<String>> = HashMap::new();
+    for session in sessions {
+        for grant_id in &session.access_grants {
+            if !ended.contains_key(grant_id) {
+                let reason = grant_end_reason(store, grant_id, now).await?;
+                ended.insert(grant_id.clone(), reason);
+            }
+            if let Some(Some(reason)) = ended.get(grant_id) {
+                tracing::info!(session = %session.session, user = %session.user_name, grant = %grant_id, "ending a session whose access grant ended");
+                registry.terminate(session.session, reason);
+                break;
             }
         }
     }
     Ok(())
+}
+
+/// Returns why a grant is no longer in force, or `None` while it is.
+async fn grant_end_reason(
+    store: &dyn Store,
+    grant_id: &str,
+    now: OffsetDateTime,
+) -> Result<Option<String>, portcullis_store::StoreError> {
+    let Ok(id) = grant_id.parse::<GrantId>() else {
+        return Ok(Some(format!("access revoked: access grant {grant_id} is not a valid grant id")));
+    };
+    let Some(grant) = store.get_grant(id).await? else {
+        return Ok(Some(format!("access revoked: access grant {grant_id} no longer exists")));
+    };
+    Ok(match grant.state(now) {
+        GrantState::Active | GrantState::Pending => None,
+        GrantState::Expired(at) => Some(format!(
+            "access grant {} for role {} expired at {}; request access again with `portcullis request create`",
+            grant.id,
+            grant.role,
+            rfc3339(at)
+        )),
+        GrantState::Revoked(at) => Some(revoked_message(store, &grant, at).await?),
+    })
+}
+
+async fn revoked_message(
+    store: &dyn Store,
+    grant: &AccessGrant,
+    at: OffsetDateTime,
+) -> Result<String, portcullis_store::StoreError> {
+    let by = match grant.revoked_by {
+        Some(user) => store
+            .get_user(user)
+            .await?
+            .map(|user| user.name.to_string())
+            .unwrap_or_else(|| user.to_string()),
+        None => "an administrator".to_string(),
+    };
+    Ok(format!(
+        "access grant {} for role {} was revoked by {by} at {}",
+        grant.id,
+        grant.role,
+        rfc3339(at)
+    ))
 }
