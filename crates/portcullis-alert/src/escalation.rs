@@ -31,7 +31,7 @@ struct WatchState {
     names: HashMap<Uuid, String>,
 }
 
-/// What an event means to the watch.
+/// Meaning of an event to the watch.
 enum Observed {
     FailedLogin { user: Option<String>, address: Option<IpAddr> },
     Denial { user: String },

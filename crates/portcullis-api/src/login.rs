@@ -130,8 +130,8 @@ async fn reject(state: &ApiState, error: LoginError, user_name: &str, peer: Sock
         .client_addr(peer.ip())
         .meta("via", "api");
     if let Some(user) = failed_user(&error) {
-        // The name matched an account, so it is a user name and not, say, a password
-        // typed into the wrong field; alerts on repeated failures name the user by it.
+        // The name matched an account, so it is a user name and not a password typed
+        // into the wrong field. Alerts on repeated failures name the user by it.
         event = event.actor(user).meta("user", user_name);
     }
     if let Err(audit_error) = state.audit.append(event).await {

@@ -152,3 +152,35 @@ async fn repeated_failed_logins_alert_from_serve() {
     assert!(messages.iter().any(|message| message.contains("subject=\"127.0.0.1\"")), "{messages:?}");
     assert!(messages.iter().any(|message| message.contains("subject=\"admin\"")), "{messages:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_alerts_on_inconsistent_log() {
+    let workdir = Arc::new(Workdir::init());
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut text = std::fs::read_to_string(&workdir.config).unwrap();
+    text.push_str(&format!("\n[alerts.syslog]\naddress = \"{}\"\n", socket.local_addr().unwrap()));
+    std::fs::write(&workdir.config, text).unwrap();
+    // Alter the newest record, which the open checks against the anchor.
+    let log_path = workdir.audit_dir().join("audit.log");
+    let mut lines: Vec<String> = std::fs::read_to_string(&log_path).unwrap().lines().map(str::to_owned).collect();
+    let last = lines.last_mut().unwrap();
+    *last = last.replacen("\"outcome\":\"success\"", "\"outcome\":\"failure\"", 1);
+    std::fs::write(&log_path, lines.join("\n") + "\n").unwrap();
+
+    let serve = {
+        let workdir = Arc::clone(&workdir);
+        tokio::task::spawn_blocking(move || common::run_with_timeout(&mut workdir.command(&["serve"]), Duration::from_secs(30)))
+            .await
+            .unwrap()
+    };
+    assert!(!serve.status.success(), "serve started on an altered log:\n{}", serve.all_text());
+
+    let mut buffer = vec![0u8; 4096];
+    let (length, _) = tokio::time::timeout(Duration::from_secs(5), socket.recv_from(&mut buffer))
+        .await
+        .expect("no syslog message within 5 s")
+        .unwrap();
+    let message = String::from_utf8_lossy(&buffer[..length]).to_string();
+    assert!(message.starts_with("<82>1 "), "{message}");
+    assert!(message.contains(" audit_verification_failed ["), "{message}");
+}

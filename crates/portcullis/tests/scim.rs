@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 const TOKEN: &str = "scim-test-token-0123456789abcdef0123456789";
 const SCIM_JSON: &str = "application/scim+json";
 
-/// A working directory with SCIM on, the `clinician` role, and the group
+/// Creates a working directory with SCIM on, the `clinician` role, and the group
 /// "Cardiology Clinicians" mapped to it.
 fn scim_workdir() -> Workdir {
     let workdir = Workdir::init();

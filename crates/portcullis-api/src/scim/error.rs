@@ -8,11 +8,11 @@ use serde_json::json;
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 
-/// An error answered as SCIM error JSON.
+/// An error returned as SCIM error JSON.
 #[derive(Debug)]
 pub struct ScimError {
     pub status: StatusCode,
-    /// `scimType` of RFC 7644 table 9, for 400 and 409 answers.
+    /// `scimType` of RFC 7644 table 9, for 400 and 409 responses.
     pub scim_type: Option<&'static str>,
     pub detail: String,
 }

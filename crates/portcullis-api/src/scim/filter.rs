@@ -51,7 +51,7 @@ pub fn page_bounds(query: &ListQuery) -> (usize, usize) {
     (start, count)
 }
 
-/// Whether `attribute` is listed in the comma-separated `excludedAttributes`.
+/// Returns whether `attribute` is listed in the comma-separated `excludedAttributes`.
 pub fn excludes(query: &ListQuery, attribute: &str) -> bool {
     query
         .excluded_attributes

@@ -49,7 +49,7 @@ pub enum ScimSetupError {
     Account(String),
 }
 
-/// What the SCIM handlers share.
+/// State shared by the SCIM handlers.
 pub struct ScimService {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) accounts: Arc<Accounts>,
@@ -172,7 +172,7 @@ fn read_token(config: &Config) -> Result<String, ScimSetupError> {
 }
 
 /// Finds the `scim-provisioning` account, or creates it disabled and without
-/// credentials, so nobody can sign in as it.
+/// credentials, so it cannot sign in.
 async fn provisioning_account(store: &dyn Store, audit: &AuditLog) -> Result<User, ScimSetupError> {
     let failed = |error: &dyn std::fmt::Display| ScimSetupError::Account(error.to_string());
     let name = UserName::new(SCIM_ACCOUNT).map_err(|error| failed(&error))?;
@@ -206,7 +206,7 @@ async fn provisioning_account(store: &dyn Store, audit: &AuditLog) -> Result<Use
     Ok(User { disabled: true, ..user })
 }
 
-/// Parses a path id as a UUID, or answers 404 for the resource.
+/// Parses a path id as a UUID, or returns a 404 error for the resource.
 pub(crate) fn parse_id(resource: &str, id: &str) -> Result<uuid::Uuid, ScimError> {
     uuid::Uuid::parse_str(id).map_err(|_| ScimError::not_found(resource, id))
 }

@@ -12,12 +12,12 @@ pub const ENTERPRISE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
-/// A SCIM JSON response.
+/// Builds a SCIM JSON response.
 pub fn scim_json(status: StatusCode, body: Value) -> Response {
     (status, [(header::CONTENT_TYPE, SCIM_CONTENT_TYPE)], body.to_string()).into_response()
 }
 
-/// A ListResponse with the page of `resources` from 1-based `start`, `count` long.
+/// Builds a ListResponse with the page of `resources` from 1-based `start`, `count` long.
 pub fn list_page(resources: Vec<Value>, start: usize, count: usize) -> Response {
     let total = resources.len();
     let page: Vec<Value> = resources.into_iter().skip(start - 1).take(count).collect();

@@ -19,14 +19,15 @@ use super::patch::{bool_value, parse_patch, PatchKind};
 use super::resources::{list_page, scim_json, ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 use super::{parse_id, ScimService};
 
-/// A Portcullis user as SCIM sees it.
+/// A Portcullis user with its SCIM record, if any.
 pub(crate) struct ScimUser {
     pub user: User,
     pub record: Option<ScimUserRecord>,
 }
 
 impl ScimUser {
-    /// The identity provider's `userName`, or the Portcullis name for a user it never named.
+    /// Returns the identity provider's `userName`, or the Portcullis name for a user it
+    /// never named.
     pub fn user_name(&self) -> String {
         match &self.record {
             Some(record) => record.user_name.clone(),
@@ -134,6 +135,7 @@ pub async fn create(State(service): State<Arc<ScimService>>, body: Bytes) -> Res
         return Err(ScimError::uniqueness(format!("a user with userName {user_name:?} already exists")));
     }
     let name = portcullis_name(&user_name)?;
+
     let display_name = display_name(&object).unwrap_or_else(|| user_name.clone());
     let new = NewUser {
         id: UserId::new_random(),
@@ -163,6 +165,7 @@ pub async fn create(State(service): State<Arc<ScimService>>, body: Bytes) -> Res
         deleted_at: None,
     };
     service.store.upsert_scim_user(&record).await?;
+
     let mut created = ScimUser { user, record: Some(record) };
     if changes.active == Some(false) {
         deprovision(&service, &created.user, "created inactive").await?;
@@ -232,6 +235,7 @@ async fn apply(service: &ScimService, user: &ScimUser, changes: UserChanges) -> 
         record_changed |= *external_id != record.external_id;
         record.external_id = external_id.clone();
     }
+
     let department = changes.department.clone().unwrap_or_else(|| user.user.department.clone());
     let job_role = changes.job_role.clone().unwrap_or_else(|| user.user.job_role.clone());
     let attributes_changed = department != user.user.department || job_role != user.user.job_role;
@@ -246,6 +250,7 @@ async fn apply(service: &ScimService, user: &ScimUser, changes: UserChanges) -> 
             )
             .await?;
     }
+
     if record_changed {
         service.store.upsert_scim_user(&record).await?;
     }

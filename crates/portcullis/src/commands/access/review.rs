@@ -14,7 +14,7 @@ use uuid::Uuid;
 /// roles.
 const ADMIN_EVENT_PREFIXES: &[&str] = &["role.", "user.", "target.", "policy.", "request.", "grant.", "review."];
 
-/// How a user holds a role.
+/// Source of a user's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HoldingSource {
