@@ -4,8 +4,9 @@
 
 Reads machine.tsv, results.tsv (one line per pgbench run), idle-memory.json and
 large-result.tsv. Prints the median TPS of every configuration over its rounds and the
-ratios Portcullis/PgBouncer and Portcullis/direct of those medians. Then prints the
-memory figures, and each goal as met or missed with its margin.
+ratios of each Portcullis path (without policies, and with policies when the run has
+them) to PgBouncer and to direct, of those medians. Then prints the memory figures,
+and each goal as met or missed with its margin.
 """
 
 import csv
@@ -15,11 +16,15 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-PATHS = ("direct", "pgbouncer", "portcullis")
+PATHS = ("direct", "pgbouncer", "portcullis", "portcullis-policy")
+PATH_TITLES = {"direct": "direct", "pgbouncer": "PgBouncer", "portcullis": "Portcullis",
+               "portcullis-policy": "Portcullis with policies"}
+GATEWAY_PATHS = ("portcullis", "portcullis-policy")
 WORKLOADS = {"select-only": "select-only (`pgbench -S`)", "tpcb": "TPC-B-like (pgbench default script)"}
 
-# Goals that the report marks as met or missed.
-MIN_RATIO_TO_PGBOUNCER = 0.9  # select-only TPS at 8 clients, both protocol modes
+# Goals that the report marks as met or missed: select-only TPS at 8 clients relative
+# to PgBouncer, both protocol modes, without and with policies (masking and audit on).
+MIN_RATIO_TO_PGBOUNCER = {"portcullis": 0.9, "portcullis-policy": 0.8}
 MAX_IDLE_SESSION_KIB = 64
 MAX_LARGE_RESULT_PEAK_MIB = 64
 
@@ -57,7 +62,7 @@ def machine_section(out, lines):
     lines.append("| fact | value |\n|---|---|")
     for key in ("date_utc", "nproc", "cpu_model", "memory", "kernel", "postgresql", "pgbouncer",
                 "pgbench", "rustc", "git_commit", "git_changed_files", "duration", "rounds", "scale",
-                "audit_dir", "append_fdatasync_ms", "loadavg_before", "loadavg_after", "elapsed_seconds"):
+                "audit_dir", "paths", "policy", "append_fdatasync_ms", "loadavg_before", "loadavg_after", "elapsed_seconds"):
         if key in facts:
             lines.append(f"| {key} | {facts[key]} |")
     lines.append("")
@@ -67,21 +72,26 @@ def throughput_section(runs, lines, goals):
     by_config = defaultdict(list)
     for run in runs:
         by_config[(run["workload"], run["mode"], int(run["clients"]), run["path"])].append(run)
+    paths = [path for path in PATHS if any(run["path"] == path for run in runs)]
+    gateways = [path for path in GATEWAY_PATHS if path in paths]
+    clients_run = sorted({int(run["clients"]) for run in runs})
 
     for workload, title in WORKLOADS.items():
         if not any(run["workload"] == workload for run in runs):
             continue
         lines.append(f"## {title}\n")
         lines.append("Median TPS over the rounds; ratios are of the medians. Failed: failed "
-                     "transactions summed over the rounds (direct / PgBouncer / Portcullis). "
+                     f"transactions summed over the rounds ({' / '.join(PATH_TITLES[p] for p in paths)}). "
                      "Proxy CPU: CPU time of the proxy process per transaction, median over rounds.\n")
-        lines.append("| mode | clients | direct | PgBouncer | Portcullis | Portcullis / PgBouncer "
-                     "| Portcullis / direct | failed | proxy CPU µs/txn (PgBouncer / Portcullis) |")
-        lines.append("|---|---|---|---|---|---|---|---|---|")
+        ratio_titles = [f"{PATH_TITLES[g]} / {other}" for g in gateways for other in ("PgBouncer", "direct")]
+        proxies = [path for path in paths if path != "direct"]
+        lines.append(f"| mode | clients | {' | '.join(PATH_TITLES[p] for p in paths)} | {' | '.join(ratio_titles)} "
+                     f"| failed | proxy CPU µs/txn ({' / '.join(PATH_TITLES[p] for p in proxies)}) |")
+        lines.append("|---|---|" + "---|" * (len(paths) + len(ratio_titles) + 2))
         for mode in ("simple", "extended"):
-            for clients in (1, 8):
+            for clients in clients_run:
                 medians, failed, cpu = {}, [], {}
-                for path in PATHS:
+                for path in paths:
                     config_runs = by_config.get((workload, mode, clients, path), [])
                     medians[path] = median([number(run["tps"]) for run in config_runs])
                     failures = [number(run["failed"]) for run in config_runs]
@@ -94,31 +104,32 @@ def throughput_section(runs, lines, goals):
                         if seconds is not None and transactions:
                             per_transaction.append(seconds * 1e6 / transactions)
                     cpu[path] = median(per_transaction)
-                to_pgbouncer = ratio(medians["portcullis"], medians["pgbouncer"])
-                to_direct = ratio(medians["portcullis"], medians["direct"])
+                ratios = []
+                for gateway in gateways:
+                    to_pgbouncer = ratio(medians[gateway], medians.get("pgbouncer"))
+                    ratios += [fmt(to_pgbouncer, 2), fmt(ratio(medians[gateway], medians.get("direct")), 2)]
+                    if workload == "select-only" and clients == 8:
+                        limit = MIN_RATIO_TO_PGBOUNCER[gateway]
+                        goals.append(goal_line(
+                            f"select-only, -M {mode}, 8 clients: {PATH_TITLES[gateway]} at least "
+                            f"{limit}x PgBouncer TPS", to_pgbouncer, limit, higher_is_better=True, unit="x", digits=2))
                 lines.append(
-                    f"| {mode} | {clients} | {fmt(medians['direct'])} | {fmt(medians['pgbouncer'])} "
-                    f"| {fmt(medians['portcullis'])} | {fmt(to_pgbouncer, 2)} | {fmt(to_direct, 2)} "
-                    f"| {' / '.join(failed)} | {fmt(cpu['pgbouncer'])} / {fmt(cpu['portcullis'])} |"
+                    f"| {mode} | {clients} | {' | '.join(fmt(medians[p]) for p in paths)} | {' | '.join(ratios)} "
+                    f"| {' / '.join(failed)} | {' / '.join(fmt(cpu[p]) for p in proxies)} |"
                 )
-                if workload == "select-only" and clients == 8:
-                    goals.append(goal_line(
-                        f"select-only, -M {mode}, 8 clients: Portcullis at least "
-                        f"{MIN_RATIO_TO_PGBOUNCER}x PgBouncer TPS",
-                        to_pgbouncer, MIN_RATIO_TO_PGBOUNCER, higher_is_better=True, unit="x", digits=2))
         lines.append("")
 
     if not runs:
         return
     lines.append("## Every run\n")
     lines.append("TPS of each round, in round order; a run whose pgbench exited non-zero is marked with !.\n")
-    lines.append("| workload | mode | clients | direct | PgBouncer | Portcullis |")
-    lines.append("|---|---|---|---|---|---|")
+    lines.append(f"| workload | mode | clients | {' | '.join(PATH_TITLES[p] for p in paths)} |")
+    lines.append("|---|---|---|" + "---|" * len(paths))
     for workload in WORKLOADS:
         for mode in ("simple", "extended"):
-            for clients in (1, 8):
+            for clients in clients_run:
                 cells = []
-                for path in PATHS:
+                for path in paths:
                     config_runs = sorted(by_config.get((workload, mode, clients, path), []),
                                          key=lambda run: int(run["round"]))
                     cells.append(", ".join(fmt(number(run["tps"])) + ("!" if run["exit_status"] != "0" else "")
@@ -210,10 +221,11 @@ def main() -> None:
     memory_section(out, lines, goals)
     lines.append("## Goals\n")
     lines.extend(goals)
-    profile = out / "profile.txt"
-    if profile.exists():
-        lines.append(f"\nA flat `perf` profile of the gateway is in {profile}, and its system "
-                     f"call times in {out / 'profile-syscalls.txt'}.")
+    for path in GATEWAY_PATHS:
+        profile = out / f"profile-{path}.txt"
+        if profile.exists():
+            lines.append(f"\nA flat `perf` profile of {PATH_TITLES[path]} is in {profile}, and its system "
+                         f"call times in {out / f'profile-{path}-syscalls.txt'}.")
     print("\n".join(lines))
 
 

@@ -13,11 +13,18 @@
 #      when this script runs as root, and loads the pgbench tables (`pgbench -i`);
 #   4. starts PgBouncer (session mode, SCRAM against a userlist file, TLS required
 #      from clients, plain TCP to the cluster) and the gateway (a target with
-#      `tls = "disable"` upstream, one user with TOTP, logged in for a token);
+#      `tls = "disable"` upstream, one user with TOTP, logged in for a token).
+#      With BENCH_POLICY=1 it starts a second gateway on the same store, with its
+#      own ports and audit directory and `[policy] dir` set to bench/policy, whose
+#      Cedar policies permit pgbench's statements and mask one column of
+#      pgbench_accounts. The path names are `portcullis` (no policy: every
+#      statement of an allowed role is forwarded unanalyzed) and
+#      `portcullis-policy` (each statement parsed, decided and masked);
 #   5. runs pgbench: select-only (-S) and TPC-B-like, each with -M simple and
 #      -M extended, with 1 client (-c 1 -j 1) and 8 clients (-c 8 -j 2), each for
 #      BENCH_DURATION seconds, in BENCH_ROUNDS rounds. Within a round every
-#      configuration runs direct, then through PgBouncer, then through Portcullis;
+#      configuration runs direct, then through PgBouncer, then through Portcullis,
+#      then through Portcullis with policies;
 #   6. restarts the gateway and measures wall time and the gateway's peak RSS for a
 #      1 GiB result, read with `psql -o /dev/null` (SELECT) and with COPY TO STDOUT,
 #      direct and through the gateway;
@@ -47,8 +54,14 @@
 #                           instead of its working directory, for example on
 #                           tmpfs to see what the per-statement fdatasync costs
 #                           [unset: the working directory, on the same disk as /tmp]
-#   BENCH_PROFILE           1 adds `perf record` and `perf trace -s` of the gateway
+#   BENCH_CLIENTS           space-separated client counts to run, from 1 and 8
+#                           ["1 8"]
+#   BENCH_POLICY            1 adds the policy-on gateway as the path
+#                           portcullis-policy, 0 leaves it out [1]
+#   BENCH_PROFILE           1 adds `perf record` and `perf trace -s` of each gateway
 #                           during one extra select-only run with 8 clients [0]
+#   BENCH_BUILD             0 skips step 1 and runs target/release/portcullis as it is,
+#                           for example to keep one binary across several runs [1]
 #   BENCH_OUT               results directory [target/bench/UTC-TIMESTAMP]
 #   BENCH_KEEP              1 keeps the temporary directory with every log [0]
 #
@@ -56,8 +69,8 @@
 # venv and pip (scripts/install-deps.sh --test installs them), and, when run as
 # root, the `postgres` system user.
 #
-# Duration: the pgbench part takes BENCH_ROUNDS x 24 x (BENCH_DURATION + about 0.5)
-# seconds, about 19 minutes with the defaults. Setup, warm-up and the memory
+# Duration: the pgbench part takes BENCH_ROUNDS x 32 x (BENCH_DURATION + about 0.5)
+# seconds, about 25 minutes with the defaults (24 runs a round with BENCH_POLICY=0). Setup, warm-up and the memory
 # measurements add about 3 minutes once the binary is built (1,318 s in all for
 # the run recorded in BENCHMARKS.md).
 set -euo pipefail
@@ -71,8 +84,11 @@ idle_connections="${BENCH_IDLE_CONNECTIONS:-1000}"
 idle_cycles="${BENCH_IDLE_CYCLES:-2}"
 large_rounds="${BENCH_LARGE_ROUNDS:-3}"
 workloads="${BENCH_WORKLOADS:-select-only tpcb}"
+client_counts="${BENCH_CLIENTS:-1 8}"
+policy="${BENCH_POLICY:-1}"
 audit_dir="${BENCH_AUDIT_DIR:-}"
 profile="${BENCH_PROFILE:-0}"
+build="${BENCH_BUILD:-1}"
 out="${BENCH_OUT:-$repo/target/bench/$(date -u +%Y%m%dT%H%M%SZ)}"
 keep="${BENCH_KEEP:-0}"
 
@@ -113,6 +129,7 @@ audit_created=""
 cluster_data=""
 pgbouncer_pid=""
 gateway_pid=""
+policy_gateway_pid=""
 
 stop_pid() {
     local pid="$1" name="$2"
@@ -131,6 +148,7 @@ cleanup() {
     local status=$?
     trap - EXIT
     stop_pid "$gateway_pid" "portcullis serve"
+    stop_pid "$policy_gateway_pid" "portcullis serve (policies)"
     stop_pid "$pgbouncer_pid" "pgbouncer"
     if [[ -n "$cluster_data" && -f "$cluster_data/postmaster.pid" ]]; then
         as_server_user "$pg_bin/pg_ctl" stop -D "$cluster_data" -m fast -w -t 30 >/dev/null 2>&1 \
@@ -182,8 +200,10 @@ wait_for_port() {
 }
 
 # ---------------------------------------------------------------------------
-log "building the release binary"
-cargo build --release --bin portcullis
+if [[ "$build" == 1 ]]; then
+    log "building the release binary"
+    cargo build --release --bin portcullis
+fi
 portcullis="$repo/target/release/portcullis"
 
 work="$(mktemp -d /tmp/portcullis-bench.XXXXXX)"
@@ -326,12 +346,21 @@ open(path, "w").write(text)
 PYTHON
 fi
 
+# Starts `portcullis serve` with configuration $1, appending its output to $2, waits
+# for its API port $3 and PostgreSQL port $4, and sets serve_pid.
+serve_pid=""
+launch_gateway() {
+    local config_file="$1" log_file="$2" api="$3" postgres="$4"
+    PORTCULLIS_BENCH_PASSWORD="$db_password" "$portcullis" -c "$config_file" serve >>"$log_file" 2>&1 &
+    serve_pid=$!
+    wait_for_port "$api" "portcullis serve ($config_file)" "$serve_pid"
+    wait_for_port "$postgres" "portcullis serve ($config_file)" "$serve_pid"
+    log "gateway ($config_file) on 127.0.0.1:$postgres, API on $api (PID $serve_pid)"
+}
+
 start_gateway() {
-    PORTCULLIS_BENCH_PASSWORD="$db_password" "$portcullis" -c "$config" serve >>"$work/gateway-serve.log" 2>&1 &
-    gateway_pid=$!
-    wait_for_port "$api_port" "portcullis serve" "$gateway_pid"
-    wait_for_port "$gateway_port" "portcullis serve" "$gateway_pid"
-    log "gateway on 127.0.0.1:$gateway_port, API on $api_port (PID $gateway_pid)"
+    launch_gateway "$config" "$work/gateway-serve.log" "$api_port" "$gateway_port"
+    gateway_pid="$serve_pid"
 }
 start_gateway
 
@@ -343,6 +372,57 @@ totp_code="$(python3 "$repo/bench/totp.py" <"$work/user.json")"
 token="$(PORTCULLIS_PASSWORD="$user_password" "$portcullis" -c "$config" --output json login --user bench-client --totp "$totp_code" \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')"
 gateway_env=(PGHOST=127.0.0.1 "PGPORT=$gateway_port" PGUSER=bench-client "PGPASSWORD=$token" PGDATABASE=bench PGSSLMODE=require)
+paths=(direct pgbouncer portcullis)
+
+# ---------------------------------------------------------------------------
+# The policy-on gateway: a copy of the configuration with its own ports, instance
+# name and audit directory, and `[policy] dir` set. It shares the state store, so
+# the same user and token log in through it.
+policy_dir="$repo/bench/policy"
+if [[ "$policy" == 1 ]]; then
+    log "configuring and starting the gateway with the policies in $policy_dir"
+    policy_config="$gateway_dir/portcullis-policy.toml"
+    policy_api_port="$(free_port)"
+    policy_gateway_port="$(free_port)"
+    policy_audit_dir="${audit_dir:+$audit_dir/policy}"
+    policy_audit_dir="${policy_audit_dir:-audit-policy}"
+    python3 - "$config" "$policy_config" "$api_port" "$policy_api_port" "$gateway_port" "$policy_gateway_port" \
+        "$policy_audit_dir" "$policy_dir" <<'PYTHON'
+import re, sys
+source, target, api, policy_api, postgres, policy_postgres, audit, policies = sys.argv[1:]
+text = open(source).read()
+replacements = [
+    (r'(?m)^listen = "127\.0\.0\.1:' + api + '"$', f'listen = "127.0.0.1:{policy_api}"'),
+    (r'(?m)^listen = "127\.0\.0\.1:' + postgres + '"$', f'listen = "127.0.0.1:{policy_postgres}"'),
+    (r'(?m)^instance_name = "portcullis"$', 'instance_name = "portcullis-policy"'),
+    (r'(?m)^dir = "[^"]*"$', f'dir = "{audit}"'),
+]
+for pattern, replacement in replacements:
+    text, count = re.subn(pattern, replacement, text)
+    if count != 1:
+        sys.exit(f"bench: expected one line matching {pattern} in {source}, found {count}")
+open(target, "w").write(text + f'\n[policy]\ndir = "{policies}"\n')
+PYTHON
+    PORTCULLIS_BENCH_PASSWORD="$db_password" "$portcullis" -c "$policy_config" policy check >"$out/policy-check.txt" 2>&1 \
+        || die "portcullis policy check rejected $policy_dir: $(cat "$out/policy-check.txt")"
+    # The decisions for pgbench's statements, as evidence of what the runs exercise.
+    for statement in "SELECT abalance FROM pgbench_accounts WHERE aid = 1" \
+        "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = 1" \
+        "UPDATE pgbench_tellers SET tbalance = tbalance + 1 WHERE tid = 1" \
+        "UPDATE pgbench_branches SET bbalance = bbalance + 1 WHERE bid = 1" \
+        "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 1, 1, 1, CURRENT_TIMESTAMP)" \
+        "SELECT aid, filler FROM pgbench_accounts WHERE aid = 1"; do
+        echo "\$ portcullis policy explain --user bench-client --target bench \"$statement\""
+        PORTCULLIS_BENCH_PASSWORD="$db_password" "$portcullis" -c "$policy_config" policy explain --user bench-client \
+            --target bench "$statement"
+        echo
+    done >"$out/policy-explain.txt" 2>&1 || die "portcullis policy explain failed; see $out/policy-explain.txt"
+    launch_gateway "$policy_config" "$work/gateway-policy-serve.log" "$policy_api_port" "$policy_gateway_port"
+    policy_gateway_pid="$serve_pid"
+    policy_env=(PGHOST=127.0.0.1 "PGPORT=$policy_gateway_port" PGUSER=bench-client "PGPASSWORD=$token" PGDATABASE=bench
+        PGSSLMODE=require)
+    paths+=(portcullis-policy)
+fi
 
 # ---------------------------------------------------------------------------
 # Machine and load facts for the report.
@@ -362,6 +442,8 @@ gateway_env=(PGHOST=127.0.0.1 "PGPORT=$gateway_port" PGUSER=bench-client "PGPASS
     echo "rounds	$rounds"
     echo "scale	$scale"
     echo "audit_dir	${audit_dir:-gateway working directory under /tmp}"
+    echo "paths	${paths[*]}"
+    [[ "$policy" == 1 ]] && echo "policy	$(sed -n 's/.*policy set SHA-256 //p' "$out/policy-check.txt") ($policy_dir)"
     # Mean time to append one 300-byte line and fdatasync it, 200 times, on the file
     # system of the audit log, which is what the audit writer does once per batch.
     echo "append_fdatasync_ms	$(python3 - "${audit_dir:-$gateway_dir}/fdatasync-probe" <<'PYTHON'
@@ -405,6 +487,7 @@ run_pgbench() {
         direct) env_vars=("${direct_env[@]}") ;;
         pgbouncer) env_vars=("${pgbouncer_env[@]}"); proxy_pid="$pgbouncer_pid" ;;
         portcullis) env_vars=("${gateway_env[@]}"); proxy_pid="$gateway_pid" ;;
+        portcullis-policy) env_vars=("${policy_env[@]}"); proxy_pid="$policy_gateway_pid" ;;
     esac
     file="$out/runs/r${round}-${workload}-${mode}-c${clients}-${path}.txt"
     reset_pgbench_tables
@@ -429,7 +512,9 @@ run_pgbench() {
 }
 
 log "warming up each path (5 s select-only each, not recorded)"
-for env_name in direct_env pgbouncer_env gateway_env; do
+warmup_envs=(direct_env pgbouncer_env gateway_env)
+[[ "$policy" == 1 ]] && warmup_envs+=(policy_env)
+for env_name in "${warmup_envs[@]}"; do
     declare -n env_ref="$env_name"
     env "${env_ref[@]}" pgbench -n -S -c 2 -j 1 -T 5 >"$work/warmup-$env_name.log" 2>&1 \
         || die "warm-up through $env_name failed; see $work/warmup-$env_name.log"
@@ -440,8 +525,8 @@ for round in $(seq 1 "$rounds"); do
     ps -eo pid,pcpu,etimes,comm --sort=-pcpu | head -n 8 >"$out/runs/r${round}-top-processes.txt"
     for workload in ${workloads/none/}; do
         for mode in simple extended; do
-            for clients in 1 8; do
-                for path in direct pgbouncer portcullis; do
+            for clients in $client_counts; do
+                for path in "${paths[@]}"; do
                     run_pgbench "$round" "$workload" "$mode" "$clients" "$path"
                 done
             done
@@ -449,27 +534,40 @@ for round in $(seq 1 "$rounds"); do
     done
 done
 
+# Profiles one gateway, path $1 with process $2, during a select-only -M simple run
+# with 8 clients through the libpq environment named $3.
+profile_gateway() {
+    local path="$1" pid="$2" pgbench_pid
+    declare -n profile_env="$3"
+    log "profiling $path during one select-only -M simple -c 8 run"
+    env "${profile_env[@]}" pgbench -n -S -M simple -c 8 -j 2 -T "$duration" >"$out/profile-$path-pgbench.txt" 2>&1 &
+    pgbench_pid=$!
+    sleep 2
+    perf record -F 999 -p "$pid" -o "$work/perf-$path.data" -- sleep 5 >/dev/null 2>&1 \
+        || log "warning: perf record of $path failed"
+    # Time spent waiting in system calls (fdatasync of the audit log among them),
+    # which a CPU profile does not show.
+    perf trace -s -p "$pid" -- sleep 3 >"$out/profile-$path-syscalls.txt" 2>&1 \
+        || log "warning: perf trace of $path failed"
+    wait "$pgbench_pid" || true
+    {
+        perf report -i "$work/perf-$path.data" --stdio --no-children --sort dso 2>/dev/null
+        perf report -i "$work/perf-$path.data" --stdio --no-children --percent-limit 0.3 -F overhead,dso,sym 2>/dev/null
+    } | grep -v -e '^#' -e '^$' | sed 's/ *$//' | head -n 90 >"$out/profile-$path.txt" || true
+}
+
 if [[ "$profile" == 1 ]]; then
     if command -v perf >/dev/null; then
-        log "profiling the gateway during one select-only -M simple -c 8 run"
-        env "${gateway_env[@]}" pgbench -n -S -M simple -c 8 -j 2 -T "$duration" >"$out/profile-pgbench.txt" 2>&1 &
-        profile_pgbench_pid=$!
-        sleep 2
-        perf record -F 999 -p "$gateway_pid" -o "$work/perf.data" -- sleep 5 >/dev/null 2>&1 \
-            || log "warning: perf record failed"
-        # Time spent waiting in system calls (fdatasync of the audit log among them),
-        # which a CPU profile does not show.
-        perf trace -s -p "$gateway_pid" -- sleep 3 >"$out/profile-syscalls.txt" 2>&1 \
-            || log "warning: perf trace failed"
-        wait "$profile_pgbench_pid" || true
-        {
-            perf report -i "$work/perf.data" --stdio --no-children --sort dso 2>/dev/null
-            perf report -i "$work/perf.data" --stdio --no-children --percent-limit 0.3 -F overhead,dso,sym 2>/dev/null
-        } | grep -v -e '^#' -e '^$' | sed 's/ *$//' | head -n 90 >"$out/profile.txt" || true
+        profile_gateway portcullis "$gateway_pid" gateway_env
+        [[ "$policy" == 1 ]] && profile_gateway portcullis-policy "$policy_gateway_pid" policy_env
     else
         log "warning: perf not found; no profile"
     fi
 fi
+
+# The memory measurements below concern the gateway without policies.
+stop_pid "$policy_gateway_pid" "portcullis serve (policies)"
+policy_gateway_pid=""
 
 # ---------------------------------------------------------------------------
 # Memory. Each measurement starts from a freshly started gateway, because memory

@@ -16,7 +16,7 @@ use crate::error::human;
 use crate::requests::rfc3339;
 use crate::{AccessError, AccessService, Actor};
 
-/// What a user breaking the glass supplies.
+/// Input of a break-glass request.
 #[derive(Debug)]
 pub struct BreakGlassInput {
     /// User name.
@@ -33,7 +33,7 @@ pub struct BreakGlassInput {
     pub target: Option<String>,
     /// Requested duration; `None` means `break_glass.max_duration`.
     pub duration: Option<Duration>,
-    /// Why emergency access is needed.
+    /// Reason emergency access is needed.
     pub reason: String,
 }
 

@@ -10,7 +10,7 @@ use portcullis_core::{AccessRequestId, ReviewId};
 use portcullis_store::accounts::{LoginError, TokenError};
 use portcullis_store::StoreError;
 
-/// How a caller such as the HTTP API should classify an [`AccessError`].
+/// Class of an [`AccessError`], for callers such as the HTTP API that map it to a status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     /// The caller could not be authenticated.

@@ -39,7 +39,7 @@ pub struct AccessService {
 pub struct Actor {
     /// The user.
     pub user: User,
-    /// The token, whose `mfa_at` tells how recently the user passed MFA.
+    /// The token, whose `mfa_at` is the time of the user's last MFA check.
     pub token: TokenRecord,
 }
 
@@ -78,7 +78,7 @@ impl AccessService {
         })
     }
 
-    /// Returns whether `user` holds the standing role named `role`. Temporary grants do
+    /// Returns whether `user` is a standing member of the role named `role`. Temporary grants do
     /// not count, so a grant cannot be used to approve or review grants.
     async fn holds_role(&self, user: &User, role: &str) -> Result<bool, AccessError> {
         let memberships = self.store.list_user_roles(user.id).await?;

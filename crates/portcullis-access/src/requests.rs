@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use crate::error::human;
 use crate::{AccessError, AccessService, Actor};
 
-/// What a user asks for.
+/// A new just-in-time request.
 #[derive(Debug, Clone)]
 pub struct NewRequest {
     /// Name of the requested role.
@@ -23,7 +23,7 @@ pub struct NewRequest {
     pub target: Option<String>,
     /// How long the grant should last.
     pub duration: Duration,
-    /// Why the access is needed.
+    /// Reason the access is needed.
     pub reason: String,
 }
 
@@ -201,7 +201,7 @@ impl AccessService {
     }
 
     /// Checks everything about the approver that the store cannot: not the requester,
-    /// holds the approver role, and passed MFA recently.
+    /// a member of the approver role, and recently through MFA.
     async fn check_decider(&self, actor: &Actor, request: &AccessRequest) -> Result<(), AccessError> {
         if request.state != RequestState::Pending {
             return Err(AccessError::NotPending {

@@ -1,6 +1,6 @@
 //! The rules of just-in-time requests and break-glass, on a SQLite store with a
-//! manual clock: who may approve, how recent the approver's MFA must be, how long a
-//! grant may last, and who may break the glass and close its review.
+//! manual clock. The cases cover who may approve, how recent the approver's MFA must
+//! be, how long a grant may last, and who may break the glass and close its review.
 
 use std::sync::Arc;
 use std::time::Duration;

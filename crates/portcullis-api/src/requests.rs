@@ -27,11 +27,11 @@ pub struct CreateRequestBody {
     pub target: Option<String>,
     /// How long the grant lasts once approved, in seconds.
     pub duration_seconds: u64,
-    /// Why the access is needed.
+    /// Reason the access is needed.
     pub reason: String,
 }
 
-/// An error of the access flows, answered with the status its kind calls for.
+/// An error of the access flows, returned with the HTTP status of its kind.
 pub struct AccessApiError(ApiOrAccess);
 
 enum ApiOrAccess {

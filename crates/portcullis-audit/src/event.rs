@@ -49,7 +49,7 @@ pub mod event_types {
     /// The completion of a statement (command tag or SQLSTATE), linked by session and metadata.
     pub const STATEMENT_COMPLETED: &str = "statement.completed";
     /// An escalation alert (role granted, break-glass, repeated failures, ...), appended
-    /// before the alert is sent to its sinks. `meta` holds `kind`, `severity`, `alert_id`.
+    /// before the alert is sent to its sinks. `meta` contains `kind`, `severity` and `alert_id`.
     pub const ALERT_RAISED: &str = "alert.raised";
 
     /// A user asked for a role for a limited time.

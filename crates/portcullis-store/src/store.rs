@@ -192,7 +192,8 @@ pub trait Store: Send + Sync {
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
 
     /// Disables or enables a user. Disabling also revokes all of the user's active
-    /// tokens in the same transaction; returns the number of tokens revoked.
+    /// tokens and temporary grants in the same transaction; returns the number of
+    /// tokens revoked.
     async fn set_user_disabled(
         &self,
         id: UserId,

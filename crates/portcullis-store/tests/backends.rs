@@ -71,6 +71,7 @@ const CASES: &[Case] = cases![
     suite::access::revoking_grant_marks_request,
     suite::access::denial_expiry_and_withdrawal,
     suite::access::break_glass_review_lifecycle,
+    suite::access::disabling_user_revokes_grants,
     suite::scim::scim_user_upsert_and_unique,
     suite::scim::scim_groups_and_members,
 ];

@@ -67,7 +67,7 @@ pub enum Command {
     /// the configuration file under [targets.NAME]).
     #[command(subcommand)]
     Target(TargetCommand),
-    /// Review who holds which access and how it is used.
+    /// Review which users have which access and how they use it.
     #[command(subcommand)]
     Access(AccessCommand),
     /// Request temporary access to a role, and list, show, approve, deny or revoke
@@ -117,7 +117,7 @@ pub struct RequestCreateArgs {
     /// How long the grant lasts once approved, such as "2h" or "30m".
     #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub duration: std::time::Duration,
-    /// Why the access is needed; recorded in the audit log.
+    /// Reason the access is needed; recorded in the audit log.
     #[arg(long)]
     pub reason: String,
 }
@@ -152,7 +152,7 @@ pub struct BreakGlassGrantArgs {
     /// How long the grant lasts, at most `break_glass.max_duration` (the default).
     #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub duration: Option<std::time::Duration>,
-    /// Why emergency access is needed (required); recorded and sent with the alert.
+    /// Reason emergency access is needed (required); recorded and sent with the alert.
     #[arg(long)]
     pub reason: Option<String>,
     /// Read the password from standard input (first line) instead of a prompt or the
@@ -168,7 +168,7 @@ pub struct BreakGlassGrantArgs {
 pub struct BreakGlassReviewArgs {
     /// Review id, as `portcullis access report` lists it.
     pub id: String,
-    /// What the review found; required.
+    /// Findings of the review (required).
     #[arg(long)]
     pub notes: String,
     /// Read your token from standard input instead of PORTCULLIS_TOKEN.

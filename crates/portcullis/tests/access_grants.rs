@@ -1,7 +1,7 @@
 //! Just-in-time access end to end: a request approved with the CLI lets the requester
 //! open psql sessions on the target; when the grant expires or is revoked, the
-//! sessions that depend on it end within a second with a FATAL message that says
-//! why, sessions that do not depend on it continue, and reconnecting fails.
+//! sessions that depend on it end within a second with a FATAL message that states
+//! the reason, sessions that do not depend on it continue, and reconnecting fails.
 
 mod common;
 
@@ -126,7 +126,8 @@ impl Setup {
 }
 
 /// Makes `oncall` requestable (approved by role `approvers`, at most 1 hour) and adds
-/// the roles and users: `dave` requests, `erin` approves, `frank` holds `oncall`.
+/// the roles and users: `dave` requests, `erin` approves, `frank` is a
+/// standing member of `oncall`.
 fn configure_access(workdir: &Workdir) {
     workdir.set_option("access.roles.oncall", "approvers", "\"approvers\"");
     workdir.set_option("access.roles.oncall", "approvals", "1");

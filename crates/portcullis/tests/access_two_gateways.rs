@@ -1,6 +1,6 @@
 //! Two gateway instances sharing one PostgreSQL state store: a grant approved through
 //! the HTTP API of one and revoked through the API of the other ends, within a second,
-//! the psql session that depends on it, whichever instance holds that session.
+//! the psql session that depends on it, whichever instance runs that session.
 
 mod common;
 

@@ -1,14 +1,21 @@
-//! Break-glass with the HTTP API disabled: a responder self-grants the emergency
-//! role with password and TOTP through the CLI alone, opens a psql session with the
-//! token it prints, every statement is audited and marked as break-glass, a critical
-//! alert is recorded, and the review stays open in `access report` until an approver
-//! closes it.
+//! Break-glass with the HTTP API disabled. A responder self-grants the emergency role
+//! with password and TOTP through the CLI alone and opens a psql session with the
+//! token it prints. A critical alert reaches a signed webhook, every statement is
+//! audited and marked as break-glass, and the review stays open in `access report`
+//! until an approver closes it.
 
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use portcullis_alert::webhook;
 
 use common::{free_port, run, run_with_stdin, Workdir};
 use nix::sys::signal::{kill, Signal};
@@ -18,6 +25,37 @@ use serde_json::Value;
 
 const UPSTREAM_ROLE: &str = "glass_gateway";
 const UPSTREAM_PASSWORD: &str = "glass-upstream-password";
+const WEBHOOK_SECRET: &str = "break-glass-webhook-secret-0123";
+
+type Received = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+
+/// Starts a webhook receiver on 127.0.0.1 and returns its URL and what it received.
+async fn start_receiver() -> (String, Received) {
+    let received: Received = Arc::default();
+    let store = Arc::clone(&received);
+    let app = Router::new().route(
+        "/hook",
+        post(move |headers: HeaderMap, body: Bytes| {
+            let store = Arc::clone(&store);
+            async move {
+                store.lock().expect("receiver lock").push((headers, body));
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the receiver");
+    let url = format!("http://{}/hook", listener.local_addr().expect("receiver address"));
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve the receiver") });
+    (url, received)
+}
+
+fn configure_webhook(workdir: &Workdir, url: &str) {
+    let secret_file = workdir.dir.join("webhook.secret");
+    std::fs::write(&secret_file, WEBHOOK_SECRET).expect("write the webhook secret");
+    let mut text = std::fs::read_to_string(&workdir.config).expect("read the configuration");
+    text.push_str(&format!("\n[[alerts.webhook]]\nurl = \"{url}\"\nsecret_file = \"{}\"\n", secret_file.display()));
+    std::fs::write(&workdir.config, text).expect("write the configuration");
+}
 
 /// `portcullis serve` started without waiting for `/healthz`, since the API is off.
 struct ServeWithoutApi {
@@ -103,19 +141,22 @@ async fn break_glass_without_api_opens_review() {
     workdir.run(&["role", "grant", "responders", "rita", "--by", "admin"]).success();
     workdir.run(&["role", "grant", "approvers", "erin", "--by", "admin"]).success();
 
+    let (url, received) = start_receiver().await;
+    configure_webhook(&workdir, &url);
     workdir.set_option("api", "enabled", "false");
     let serve = ServeWithoutApi::start(&workdir, pg_port);
     let api = std::net::TcpStream::connect(("127.0.0.1", workdir.api_port));
     assert!(api.is_err(), "the HTTP API must be off for this test");
 
+    // The command blocks this worker; the receiver runs on the runtime's other one.
     let break_glass = |user: &str, code: &str, password: &str| {
-        run_with_stdin(
+        tokio::task::block_in_place(|| run_with_stdin(
             &mut workdir.command(&[
                 "break-glass", "--user", user, "--reason", "EHR outage, patient in resuscitation", "--password-stdin",
                 "--totp", code, "--output", "json",
             ]),
             &format!("{password}\n"),
-        )
+        ))
     };
     let refused = break_glass("otto", &otto.authenticator.next_code().await, &otto.password).failure();
     assert!(refused.stderr.contains("does not hold role responders"), "{refused}");
@@ -128,6 +169,20 @@ async fn break_glass_without_api_opens_review() {
     let review_id = body["review_id"].as_str().expect("review id").to_string();
     assert_eq!(body["grant"]["role"], "emergency");
     assert_eq!(body["grant"]["source"], "break_glass");
+
+    // The command flushed its alerts before exit, so the webhook already has this one.
+    let alerts = received.lock().expect("receiver lock").clone();
+    let delivered = alerts
+        .iter()
+        .find(|(_, body)| String::from_utf8_lossy(body).contains("break_glass_used"))
+        .expect("the webhook received the break-glass alert");
+    let timestamp: u64 = delivered.0[webhook::TIMESTAMP_HEADER].to_str().expect("header").parse().expect("timestamp");
+    let signature = delivered.0[webhook::SIGNATURE_HEADER].to_str().expect("header");
+    assert_eq!(signature, webhook::signature(WEBHOOK_SECRET.as_bytes(), timestamp, &delivered.1));
+    let alert: Value = serde_json::from_slice(&delivered.1).expect("alert JSON");
+    assert_eq!(alert["severity"], "critical");
+    assert_eq!(alert["subject"], "rita");
+    assert_eq!(alert["details"]["review_id"], review_id.as_str());
 
     let session = psql(&workdir, pg_port, "rita", &token, "SELECT 40 + 2").success();
     assert_eq!(session.stdout.trim(), "42");

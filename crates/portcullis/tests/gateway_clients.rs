@@ -232,18 +232,23 @@ async fn pipeline_denial_skips_to_sync() {
         .envs(environment.gateway_variables("alice"));
     let stdout = run_client(psycopg, "");
     let lines: Vec<&str> = stdout.lines().collect();
-    let denial = "error 42501 permission denied by the gateway";
+    let denial = "FATAL_ERROR 42501 permission denied by the gateway";
 
     // One Sync: PostgreSQL skips every message after the error up to the Sync, so the
     // INSERT never runs and libpq reports it as aborted.
-    assert_eq!(lines.first(), Some(&"one-sync 1 ok 2"), "output:\n{stdout}");
-    assert!(lines.get(1).is_some_and(|line| line.starts_with(&format!("one-sync 2 {denial}"))), "output:\n{stdout}");
-    assert_eq!(lines.get(2), Some(&"one-sync 3 aborted"), "output:\n{stdout}");
+    assert_eq!(lines.first(), Some(&"one-sync TUPLES_OK 2"), "output:\n{stdout}");
+    assert!(lines.get(1).is_some_and(|line| line.starts_with(&format!("one-sync {denial}"))), "output:\n{stdout}");
+    assert_eq!(lines.get(2), Some(&"one-sync PIPELINE_ABORTED 0"), "output:\n{stdout}");
+    assert_eq!(lines.get(3), Some(&"one-sync PIPELINE_SYNC"), "output:\n{stdout}");
     // A Sync after each statement: only the denied one fails.
-    assert_eq!(lines.get(3), Some(&"sync-each 1 ok 2"), "output:\n{stdout}");
-    assert!(lines.get(4).is_some_and(|line| line.starts_with(&format!("sync-each 2 {denial}"))), "output:\n{stdout}");
-    assert_eq!(lines.get(5), Some(&"sync-each 3 ok 0"), "output:\n{stdout}");
-    assert_eq!(lines.get(6), Some(&"after ok 42"), "the session is unusable after the pipelines:\n{stdout}");
+    assert_eq!(lines.get(4), Some(&"sync-each TUPLES_OK 2"), "output:\n{stdout}");
+    assert_eq!(lines.get(5), Some(&"sync-each PIPELINE_SYNC"), "output:\n{stdout}");
+    assert!(lines.get(6).is_some_and(|line| line.starts_with(&format!("sync-each {denial}"))), "output:\n{stdout}");
+    assert_eq!(lines.get(7), Some(&"sync-each PIPELINE_SYNC"), "output:\n{stdout}");
+    assert_eq!(lines.get(8), Some(&"sync-each COMMAND_OK 0"), "output:\n{stdout}");
+    assert_eq!(lines.get(9), Some(&"sync-each PIPELINE_SYNC"), "output:\n{stdout}");
+    assert_eq!(lines.get(10), Some(&"after 42"), "the session is unusable after the pipelines:\n{stdout}");
+    assert_eq!(lines.len(), 11, "unexpected results:\n{stdout}");
 
     let direct = environment.connect_direct("alice").await;
     for (variant, expected) in [("one-sync", 0_i64), ("sync-each", 1)] {

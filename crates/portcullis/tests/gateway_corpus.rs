@@ -8,16 +8,24 @@
 //! - a denial must arrive as SQLSTATE 42501 with the expected text, and the persona's
 //!   connection must stay usable for the next case;
 //! - an allowed single read runs twice through the gateway, in the simple protocol
-//!   (text format) and in the extended protocol (tokio-postgres asks for binary), and
+//!   (text format) and in the extended protocol (tokio-postgres requests binary), and
 //!   twice directly upstream as the gateway's role with the persona's department. Each
 //!   gateway value must equal the direct value with the case's mask applied:
 //!   `partial:4` keeps at most the last four characters and at most half, `redact`,
 //!   `year` and `zip3` (with `000` for the restricted prefixes) have one possible
 //!   output, `null` gives NULL, and `token` must map equal inputs to equal tokens and
 //!   different inputs to different tokens;
-//! - an allowed COPY TO STDOUT is compared field by field in the same way;
+//! - an allowed COPY TO STDOUT is compared field by field in the same way, and an
+//!   allowed COPY FROM STDIN must fail in PostgreSQL as it does directly (row-level
+//!   security rejects it);
+//! - a read above the researcher's `max_rows` guardrail must end with SQLSTATE 54000;
 //! - any other allowed statement must not be denied by the gateway (an error from
-//!   PostgreSQL itself, such as SAVEPOINT outside a transaction, is accepted).
+//!   PostgreSQL itself, such as SAVEPOINT outside a transaction, is accepted);
+//! - every session must still run `SELECT 1` after every case.
+//!
+//! dave cannot connect without a just-in-time grant and mallory not at all, so their
+//! cases are satisfied by the refused connection. Cases with a `+jit` or `+glass` grant
+//! are skipped, because they need the access request workflow.
 
 mod common;
 
@@ -230,7 +238,7 @@ async fn run_case(connections: &Connections, observed: &mut Observed, name: &str
             Shape::CopyOut => problems.extend(compare_copy(observed, direct, sql, plan, max_rows, outcome).await),
             Shape::CopyIn => {
                 // Every table a case copies into has row-level security, so PostgreSQL
-                // rejects the COPY before it asks for data, through the gateway as directly.
+                // rejects the COPY before it requests data, through the gateway as directly.
                 let straight = run_text(direct, sql).await;
                 match (&outcome, &straight) {
                     (Outcome::Failed(code, _), Outcome::Failed(direct_code, _)) if code == direct_code => {}
@@ -350,7 +358,7 @@ async fn compare_copy(
     compare_rows(observed, plan, &columns, false, straight, through)
 }
 
-/// The query whose result a COPY TO STDOUT writes: `COPY (query) TO STDOUT [WITH …]`,
+/// Returns the query whose result a COPY TO STDOUT writes: `COPY (query) TO STDOUT [WITH …]`,
 /// or `COPY table [(columns)] TO STDOUT [WITH …]` as a SELECT.
 fn copy_query(sql: &str) -> Option<String> {
     let body = sql.strip_prefix("COPY ")?;

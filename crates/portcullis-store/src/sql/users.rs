@@ -216,6 +216,24 @@ pub(super) async fn set_user_disabled(
         .await
         .map_err(StoreError::db("revoke tokens of disabled user"))?
         .rows_affected();
+        // Temporary grants end too, so that re-enabling the user does not bring them back.
+        sqlx::query(
+            "UPDATE access_requests SET state = 'revoked' WHERE id IN (SELECT request_id FROM grants \
+             WHERE user_id = $1 AND revoked_at IS NULL AND ends_at > $2)",
+        )
+        .bind(uuid_param(id.0))
+        .bind(to_micros(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db("mark requests of disabled user revoked"))?;
+        sqlx::query(
+            "UPDATE grants SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL AND ends_at > $2",
+        )
+        .bind(uuid_param(id.0))
+        .bind(to_micros(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db("revoke grants of disabled user"))?;
     }
     tx.commit()
         .await

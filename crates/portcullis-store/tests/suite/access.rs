@@ -175,6 +175,28 @@ pub async fn denial_expiry_and_withdrawal(db: TestDb) {
     }
 }
 
+pub async fn disabling_user_revokes_grants(db: TestDb) {
+    let people = people(&db).await;
+    let store = &people.store;
+    let request = request(&people);
+    store.insert_access_request(&request).await.expect("insert");
+    let approve = decision(&request, &people.first, Decision::Approve, 1);
+    let DecisionOutcome::Approved(grant) = store.decide_access_request(&approve, 1).await.expect("approve") else {
+        panic!("one approval is enough");
+    };
+
+    let at = START + Duration::minutes(2);
+    store.set_user_disabled(people.requester.id, true, at).await.expect("disable");
+    let revoked = store.get_grant(grant.id).await.expect("get").expect("exists");
+    assert_eq!(revoked.revoked_at, Some(at));
+    assert_eq!(revoked.revoked_by, None);
+    let stored = store.get_access_request(request.id).await.expect("get").expect("exists");
+    assert_eq!(stored.state, RequestState::Revoked);
+
+    store.set_user_disabled(people.requester.id, false, at).await.expect("enable");
+    assert!(store.list_active_grants(people.requester.id, at).await.expect("active").is_empty());
+}
+
 pub async fn break_glass_review_lifecycle(db: TestDb) {
     let people = people(&db).await;
     let store = &people.store;

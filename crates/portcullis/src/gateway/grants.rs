@@ -3,7 +3,7 @@
 
 use portcullis_core::access::{AccessGrant, GrantSource};
 
-/// How a session's roles came about, beyond the user's standing roles.
+/// Sources of a session's roles beyond the user's standing roles.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AccessVia {
     /// A just-in-time grant contributed a role.

@@ -1,8 +1,8 @@
-//! Ends live sessions whose access stopped being valid: the token was revoked by
-//! `logout`, cut off by `user disable`, or expired; or a temporary access grant the
-//! session depends on expired or was revoked. The check reads the state store, so a
-//! revocation made by another process or another gateway instance sharing the store
-//! reaches sessions here too.
+//! Ends live sessions whose access stopped being valid. A session ends when its token
+//! was revoked by `logout`, cut off by `user disable` or expired, and when a temporary
+//! access grant it depends on expired or was revoked. The check reads the state store,
+//! so a revocation made by another process or another gateway instance sharing the
+//! store reaches sessions here too.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;

@@ -1,61 +1,59 @@
-"""Sends an allowed, a denied and another allowed statement in one libpq pipeline,
-first with one Sync for the three, then with a Sync after each, and prints what the
-client saw. Driven by crates/portcullis/tests/gateway_clients.rs, which passes the
-statements as arguments (allowed, denied, allowed with `{marker}`) and checks the
-output and the side effects. The connection comes from the libpq variables.
+"""Sends an allowed, a denied and another allowed statement in one libpq pipeline
+(extended protocol: Parse, Bind, Describe, Execute per statement), first with one Sync
+for the three, then with a Sync after each, and prints every result libpq reports.
+Driven by crates/portcullis/tests/gateway_clients.rs, which passes the statements as
+arguments (the third with `{marker}`, replaced by the variant name) and checks the
+output and the side effects. Uses psycopg's libpq binding directly, so that the output
+shows each protocol-level result. The connection comes from the libpq variables.
 
-Output lines: `<variant> <statement number> ok <rows>`, `<variant> <statement number>
-error <sqlstate> <message>`, `<variant> <statement number> aborted`, and finally
-`after ok <value>` when the session still runs a query.
+Output lines: `<variant> <status> [<rows or SQLSTATE> <message>]` per result, with
+status TUPLES_OK, COMMAND_OK, FATAL_ERROR, PIPELINE_ABORTED or PIPELINE_SYNC, and
+finally `after <value>` from a query run after both pipelines.
 """
 
 import sys
 
-import psycopg
-from psycopg import errors
-
-
-def report(variant, number, cursor):
-    try:
-        rows = cursor.fetchall() if cursor.description else []
-        print("%s %d ok %d" % (variant, number, len(rows)))
-    except errors.PipelineAborted:
-        print("%s %d aborted" % (variant, number))
-    except psycopg.Error as error:
-        print("%s %d error %s %s" % (variant, number, error.sqlstate, str(error).splitlines()[0]))
+from psycopg import pq
 
 
 def run(connection, variant, statements, sync_each):
-    cursors = []
-    try:
-        with connection.pipeline() as pipeline:
-            for number, sql in enumerate(statements, 1):
-                cursor = connection.cursor()
-                cursors.append(cursor)
-                # Extended protocol: Parse, Bind, Describe, Execute, and no Sync yet.
-                cursor.execute(sql.replace("{marker}", variant), prepare=False)
-                if sync_each:
-                    try:
-                        pipeline.sync()
-                    except psycopg.Error:
-                        pass
-            try:
-                pipeline.sync()
-            except psycopg.Error:
-                pass
-    except psycopg.Error:
-        pass
-    for number, cursor in enumerate(cursors, 1):
-        report(variant, number, cursor)
+    connection.enter_pipeline_mode()
+    syncs = 0
+    for sql in statements:
+        connection.send_query_params(sql.replace("{marker}", variant).encode(), None)
+        if sync_each:
+            connection.pipeline_sync()
+            syncs += 1
+    if not sync_each:
+        connection.pipeline_sync()
+        syncs += 1
+    while syncs:
+        result = connection.get_result()
+        if result is None:
+            continue
+        status = pq.ExecStatus(result.status).name
+        if status == "PIPELINE_SYNC":
+            syncs -= 1
+            print("%s %s" % (variant, status))
+        elif status == "FATAL_ERROR":
+            sqlstate = result.error_field(pq.DiagnosticField.SQLSTATE).decode()
+            message = result.error_field(pq.DiagnosticField.MESSAGE_PRIMARY).decode()
+            print("%s %s %s %s" % (variant, status, sqlstate, message))
+        else:
+            print("%s %s %d" % (variant, status, result.ntuples))
+    connection.exit_pipeline_mode()
 
 
 def main():
+    connection = pq.PGconn.connect(b"")
+    if connection.status != pq.ConnStatus.OK:
+        sys.exit("connection failed: %s" % connection.error_message.decode())
     statements = sys.argv[1:4]
-    with psycopg.connect(autocommit=True) as connection:
-        run(connection, "one-sync", statements, sync_each=False)
-        run(connection, "sync-each", statements, sync_each=True)
-        value = connection.execute("SELECT 41 + 1").fetchone()[0]
-        print("after ok %s" % value)
+    run(connection, "one-sync", statements, sync_each=False)
+    run(connection, "sync-each", statements, sync_each=True)
+    result = connection.exec_(b"SELECT 41 + 1")
+    print("after %s" % result.get_value(0, 0).decode())
+    connection.finish()
 
 
 main()
