@@ -16,7 +16,7 @@ use crate::codec::{
     FrameDecoder, Tag,
 };
 use crate::config::AuthMethod;
-use crate::error::{AuthError, ClientError, SessionError};
+use crate::error::{AuthError, ClientError, NoAccess, SessionError};
 use crate::scram::{self, ChannelBinding, ScramError, SCRAM_SHA_256, SCRAM_SHA_256_PLUS};
 use crate::session::Context;
 use crate::startup::Started;
@@ -211,7 +211,12 @@ pub(crate) async fn authorize(
             record_event(&started, context.peer, context, denial.to_string()).await;
             let error = match denial {
                 Denial::Unavailable(error) => SessionError::from(error),
-                _ => AuthError {
+                Denial::UnknownTarget | Denial::NotPermitted(_) => NoAccess {
+                    user: started.parameters.user.clone(),
+                    target: started.parameters.target.clone(),
+                }
+                .into(),
+                Denial::TokenInvalid | Denial::UserDisabled => AuthError {
                     user: started.parameters.user.clone(),
                     audit_reason: "authorization denied",
                 }

@@ -19,9 +19,12 @@ pub(crate) enum SessionError {
     /// The client broke the protocol or asked for something the gateway does not do.
     #[error(transparent)]
     Client(#[from] ClientError),
-    /// Authentication or authorization failed.
+    /// Authentication failed.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// The client authenticated, but may not use the target.
+    #[error(transparent)]
+    NoAccess(#[from] NoAccess),
     /// A configured limit was reached.
     #[error(transparent)]
     Limit(#[from] LimitError),
@@ -83,6 +86,16 @@ pub(crate) struct AuthError {
     pub(crate) audit_reason: &'static str,
 }
 
+/// Authorization denied after the client proved its token. The message is
+/// the same for an unknown target and a missing role or grant, so that it
+/// does not reveal which targets exist.
+#[derive(Debug, thiserror::Error)]
+#[error("no access to target \"{target}\" for user \"{user}\"")]
+pub(crate) struct NoAccess {
+    pub(crate) user: String,
+    pub(crate) target: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum LimitError {
     #[error("too many connections to the gateway (max_connections = {0})")]
@@ -137,8 +150,11 @@ fn minutes(duration: &Duration) -> String {
 }
 
 const AUTH_HINT: &str = "Check the user name, the target name (the database name) and the token; \
-get a new token with \"portcullis login\". If your access to the target came from a temporary \
-grant, it may have expired or been revoked: see \"portcullis request list\".";
+get a new token with \"portcullis login\".";
+
+const NO_ACCESS_HINT: &str = "The token is valid, but none of your roles or grants permits this \
+target now, or the target name is wrong. A temporary grant may have expired or been revoked: see \
+\"portcullis request list\", or ask for access with \"portcullis request create\".";
 
 impl SessionError {
     /// Returns the SQLSTATE sent to the client.
@@ -156,6 +172,7 @@ impl SessionError {
                 _ => SqlState::PROTOCOL_VIOLATION,
             },
             SessionError::Auth(_) => SqlState::INVALID_PASSWORD,
+            SessionError::NoAccess(_) => SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
             SessionError::Limit(_) => SqlState::TOO_MANY_CONNECTIONS,
             SessionError::Upstream(
                 UpstreamError::Unreachable { .. } | UpstreamError::Login { .. },
@@ -177,6 +194,7 @@ impl SessionError {
     fn hint(&self) -> Option<&'static str> {
         match self {
             SessionError::Auth(_) => Some(AUTH_HINT),
+            SessionError::NoAccess(_) => Some(NO_ACCESS_HINT),
             SessionError::Limit(_) => Some("Close other sessions or try again later."),
             SessionError::Unavailable(_) => {
                 Some("The gateway fails closed; try again later or contact an administrator.")

@@ -151,12 +151,7 @@ async fn plaintext_loopback_when_allowed() {
 #[tokio::test]
 async fn auth_failures_look_identical() {
     let gateway = start_gateway(|_| {}).await;
-    let cases = [
-        ("alice", "wrong-token", "app"),
-        ("mallory", TOKEN, "app"),
-        ("alice", TOKEN, "no_such_target"),
-        ("bob", "tok-bob-secret", "app_idle"),
-    ];
+    let cases = [("alice", "wrong-token", "app"), ("mallory", TOKEN, "app")];
     for (user, token, target) in cases {
         let error = gateway
             .connect(user, token, target)
@@ -168,7 +163,39 @@ async fn auth_failures_look_identical() {
             db.message(),
             format!("password authentication failed for user \"{user}\"")
         );
-        assert_eq!(db.hint(), Some("Check the user name, the target name (the database name) and the token; get a new token with \"portcullis login\". If your access to the target came from a temporary grant, it may have expired or been revoked: see \"portcullis request list\"."));
+        assert_eq!(db.hint(), Some("Check the user name, the target name (the database name) and the token; get a new token with \"portcullis login\"."));
+    }
+    let failures = gateway
+        .authority
+        .events()
+        .iter()
+        .filter(|e| matches!(e, SessionEvent::AuthenticationFailed { .. }))
+        .count();
+    assert_eq!(failures, cases.len());
+}
+
+/// After a valid token, an unknown target and a missing grant get one message
+/// that says the token was fine, so neither reveals which targets exist.
+#[tokio::test]
+async fn authorization_denials_look_identical() {
+    let gateway = start_gateway(|_| {}).await;
+    let cases = [
+        ("alice", TOKEN, "no_such_target"),
+        ("bob", "tok-bob-secret", "app_idle"),
+    ];
+    for (user, token, target) in cases {
+        let error = gateway
+            .connect(user, token, target)
+            .await
+            .expect_err("rejected");
+        let db = error.as_db_error().expect("server error");
+        assert_eq!(db.code().code(), "28000", "{user}/{target}");
+        assert_eq!(
+            db.message(),
+            format!("no access to target \"{target}\" for user \"{user}\"")
+        );
+        let hint = db.hint().expect("hint");
+        assert!(hint.contains("portcullis request list"), "{hint}");
     }
     let failures = gateway
         .authority
