@@ -385,7 +385,11 @@ async fn corpus_through_gateway() {
         if NOT_CONNECTING.contains(&persona) {
             let refused = environment.try_connect_gateway(persona).await;
             let code = refused.as_ref().err().and_then(|error| error.code()).map(|code| code.code().to_owned());
-            assert_eq!(code.as_deref(), Some("28P01"), "{persona} connected or failed otherwise: {refused:?}");
+            // Class 28 (invalid authorization): 28000 names the target, 28P01 does not.
+            assert!(
+                code.as_deref().is_some_and(|code| code.starts_with("28")),
+                "{persona} connected or failed otherwise: {refused:?}"
+            );
             continue;
         }
         connections.gateway.insert(persona, environment.connect_gateway(persona).await);
