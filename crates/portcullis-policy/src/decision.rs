@@ -164,10 +164,12 @@ pub enum DenyReason {
         /// The action.
         action: Action,
     },
-    /// A guarded function is not permitted.
+    /// A guarded built-in or a user-defined function is not permitted.
     FunctionDenied {
         /// The function as written.
         function: String,
+        /// The id of its `Function` entity: the name without a schema.
+        entity: String,
         /// The group that makes it guarded.
         group: &'static str,
     },
@@ -260,9 +262,10 @@ impl fmt::Display for DenyReason {
             DenyReason::RelationDenied { relation, action } => {
                 write!(f, "permission denied: your policies do not permit {action} on {relation}")
             }
-            DenyReason::FunctionDenied { function, group } => write!(
+            DenyReason::FunctionDenied { function, entity, group } => write!(
                 f,
-                "permission denied: function {function} is guarded ({}) and your policies do not permit calling it",
+                "permission denied: function {function} is guarded ({}) and your policies do not permit calling it. \
+                 Calling it needs a policy that permits call_function on Portcullis::Function::\"{entity}\"",
                 group.replace('_', " ")
             ),
             DenyReason::ColumnDenied { column, usage } => write!(

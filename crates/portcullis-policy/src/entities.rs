@@ -69,6 +69,9 @@ pub(crate) struct TargetResource {
     pub schemas: HashSet<String>,
     /// Relations by schema, then by name.
     pub tables: HashMap<String, HashMap<String, TableResource>>,
+    /// Names of the target's user-defined functions and procedures, in any
+    /// schema. Their Function entities are added per session, on first call.
+    pub functions: HashSet<String>,
 }
 
 impl TargetResource {
@@ -206,6 +209,11 @@ fn build_target(
         uid: target_uid,
         schemas,
         tables: HashMap::new(),
+        functions: tables
+            .functions
+            .iter()
+            .map(|function| function.name.clone())
+            .collect(),
     };
     for (schema, table, columns) in &relations {
         let phi = catalog
@@ -317,7 +325,7 @@ pub(crate) fn column_entity(
     Ok((uid.clone(), entity(uid, attrs, vec![table_uid.clone()])?))
 }
 
-/// Builds the Function entity of a guarded function.
+/// Builds the Function entity of a function that needs a `call_function` permit.
 pub(crate) fn function_entity(
     types: &EntityTypes,
     name: &str,

@@ -2,14 +2,14 @@
 //! an [`Explanation`] whose `decision` field is the decision itself.
 //!
 //! Order: statement-level actions and protected settings, relations,
-//! guarded functions, columns, result columns, guardrails. Every check runs
+//! guarded and user-defined functions, columns, result columns, guardrails. Every check runs
 //! even after a denial, so an explanation lists every reason; the decision's
 //! reason is the first.
 //!
 //! Columns the catalog does not list (`unlisted_columns`, `Unlisted` and
 //! `UnlistedStar` result columns) belong to system relations, which the
 //! relation checks cover, or to set-returning functions, of which the guarded
-//! ones are checked. They carry no PHI category, so they are not masked.
+//! and user-defined ones are checked. They carry no PHI category, so they are not masked.
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -33,7 +33,7 @@ use crate::explain::{
     CheckResult, ColumnCheck, ColumnStatus, Explanation, FunctionCheck, OutputCheck, TableCheck,
     TableStatus, TargetCheck,
 };
-use crate::function::guarded_function;
+use crate::function::{function_group, FunctionGroup};
 use crate::guardrail::Guardrails;
 use crate::load::PolicySnapshot;
 use crate::setting::protected_setting;
@@ -391,7 +391,7 @@ impl Evaluator<'_> {
 
     fn check_functions(&self, facts: &StatementFacts, ask: &Ask, trace: &mut Trace) {
         for function in &facts.functions {
-            let Some(group) = guarded_function(&function.name) else {
+            let Some(group) = self.function_group(&function.name) else {
                 continue;
             };
             let written = match &function.schema {
@@ -406,6 +406,7 @@ impl Evaluator<'_> {
                 let reason = if result.errors.is_empty() {
                     DenyReason::FunctionDenied {
                         function: written.clone(),
+                        entity: function.name.clone(),
                         group: group.as_str(),
                     }
                 } else {
@@ -547,13 +548,19 @@ impl Evaluator<'_> {
             .get(&column.column)
     }
 
+    /// Returns the group of a function that needs a `call_function` permit on
+    /// this target, or `None`.
+    fn function_group(&self, name: &str) -> Option<FunctionGroup> {
+        function_group(name, &self.target.functions)
+    }
+
     fn function_uid(&self, name: &str) -> Option<&EntityUid> {
         let known = self.snapshot.resources.functions.get(name);
         known.or_else(|| self.session.extra_functions.get(name))
     }
 
-    /// Adds entities for the statement's relations, columns and guarded
-    /// functions that the session does not have yet, in one batch.
+    /// Adds entities for the statement's relations, columns and guarded or
+    /// user-defined functions that the session does not have yet, in one batch.
     fn add_missing_entities(&mut self, facts: &StatementFacts) -> Result<(), String> {
         let types = &self.snapshot.resources.types;
         let target = self.target_name;
@@ -610,7 +617,7 @@ impl Evaluator<'_> {
         }
 
         for function in &facts.functions {
-            let Some(group) = guarded_function(&function.name) else {
+            let Some(group) = self.function_group(&function.name) else {
                 continue;
             };
             if self.function_uid(&function.name).is_some() {

@@ -26,7 +26,7 @@ pub struct Explanation {
     pub statement_checks: Vec<TargetCheck>,
     /// One entry per relation and kind of access.
     pub tables: Vec<TableCheck>,
-    /// Guarded functions the statement calls.
+    /// Guarded built-in and user-defined functions the statement calls.
     pub functions: Vec<FunctionCheck>,
     /// Every base column the statement uses.
     pub columns: Vec<ColumnCheck>,
@@ -85,7 +85,7 @@ pub struct TableCheck {
     pub status: TableStatus,
 }
 
-/// One guarded function.
+/// One guarded built-in or user-defined function.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FunctionCheck {
     /// The function, schema-qualified when the statement qualified it.

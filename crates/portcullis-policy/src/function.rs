@@ -1,19 +1,28 @@
-//! Built-in functions that need the `call_function` action.
+//! Functions that need the `call_function` action.
 //!
 //! A statement's tables and columns show what it reads only when the statement
-//! itself names them. The functions below reach data, files or sessions that no
-//! table or column check covers, so calling any of them needs a permit of its
-//! own. Names match whatever schema the call qualifies them with, because a
-//! same-named function in another schema could be a wrapper around the
-//! built-in. Functions that only read settings (`current_setting`) or wait
-//! (`pg_sleep`) are not listed: they reveal no data, and `statement_timeout`
-//! bounds them where it is set.
+//! itself names them. The built-in functions below reach data, files or
+//! sessions that no table or column check covers, so calling any of them needs
+//! a permit of its own. Names match whatever schema the call qualifies them
+//! with, because a same-named function in another schema could be a wrapper
+//! around the built-in. Functions that only read settings (`current_setting`)
+//! or wait (`pg_sleep`) are not listed: they reveal no data, and
+//! `statement_timeout` bounds them where it is set.
 //!
-//! NOTE: user-defined functions and procedures run statements the gateway
-//! cannot see, as DO blocks do. Only CALL needs a permit (`call`). A
-//! user-defined function called from SELECT is not checked, so a database that
-//! grants the gateway's role EXECUTE on functions reading PHI tables needs
-//! those functions listed here or the grant revoked.
+//! User-defined functions and procedures (every `pg_proc` entry outside
+//! `pg_catalog` and `information_schema`, extensions' included) run statements
+//! the gateway cannot see, as DO blocks do, so a call to one needs a permit too
+//! (group `user_defined`). The gateway reads their names with the target's
+//! tables, and a name matches in any schema, because the search path decides
+//! which function an unqualified call runs.
+//!
+//! NOTE: the gateway reads a target's functions once, when `serve` starts;
+//! `policy reload` does not read them again. A function created later (by a
+//! user whose policies permit `ddl`, or by the database owner) is not checked
+//! until `serve` restarts. User-defined operators, casts, triggers and column
+//! defaults call functions without naming them, so those calls are not checked.
+
+use std::collections::HashSet;
 
 use serde::Serialize;
 
@@ -38,6 +47,9 @@ pub enum FunctionGroup {
     Settings,
     /// Runs SQL passed as a string, which the gateway cannot analyze.
     QueryStrings,
+    /// A function or procedure defined on the target, whose statements the
+    /// gateway cannot see.
+    UserDefined,
 }
 
 impl FunctionGroup {
@@ -51,6 +63,7 @@ impl FunctionGroup {
             FunctionGroup::ServerConfig => "server_config",
             FunctionGroup::Settings => "settings",
             FunctionGroup::QueryStrings => "query_strings",
+            FunctionGroup::UserDefined => "user_defined",
         }
     }
 }
@@ -121,8 +134,8 @@ pub const GUARDED_FUNCTIONS: &[(&str, FunctionGroup)] = &[
 /// (dblink, dblink_exec, dblink_connect, dblink_connect_u, dblink_open, ...).
 const DBLINK_PREFIX: &str = "dblink";
 
-/// Returns the group of a guarded function, or `None` when the function needs
-/// no `call_function` permit.
+/// Returns the group of a guarded built-in function, or `None` when the
+/// function needs no `call_function` permit as a built-in.
 pub fn guarded_function(name: &str) -> Option<FunctionGroup> {
     if name.starts_with(DBLINK_PREFIX) {
         return Some(FunctionGroup::RemoteConnections);
@@ -131,4 +144,15 @@ pub fn guarded_function(name: &str) -> Option<FunctionGroup> {
         .iter()
         .find(|(guarded, _)| *guarded == name)
         .map(|(_, group)| *group)
+}
+
+/// Returns the group of a function that needs a `call_function` permit on a
+/// target with the user-defined function names `user_defined`: the built-in
+/// group first, then [`FunctionGroup::UserDefined`].
+pub fn function_group(name: &str, user_defined: &HashSet<String>) -> Option<FunctionGroup> {
+    guarded_function(name).or_else(|| {
+        user_defined
+            .contains(name)
+            .then_some(FunctionGroup::UserDefined)
+    })
 }

@@ -13,7 +13,8 @@
 //!    `copy_program`, ...) and the settings no client may change;
 //! 2. one per-relation action per kind of access (`select`, `insert`, ...);
 //!    relations read only through a view are covered by the view's check;
-//! 3. `call_function` for the guarded functions of [`GUARDED_FUNCTIONS`];
+//! 3. `call_function` for the guarded functions of [`GUARDED_FUNCTIONS`] and
+//!    the target's user-defined functions ([`TargetTables::functions`]);
 //! 4. `read` for every column used anywhere but as a write target. A permit
 //!    with `@mask("method")` lets the column reach results only masked. When
 //!    every determining permit has a mask, the most revealing one applies
@@ -29,8 +30,9 @@
 //! returns the same evaluation with every check.
 //!
 //! Module map: `action` (actions and statement kinds), `function` (guarded
-//! functions), `setting` (protected settings), `catalog` and `discover` (PHI
-//! catalogs), `guardrail`, `tables` (target relation lists), `entities`,
+//! built-in and user-defined functions), `setting` (protected settings),
+//! `catalog` and `discover` (PHI catalogs), `guardrail`, `tables` (target
+//! relations and functions), `entities`,
 //! `load` (policy directory → snapshot), `engine` (reload), `session` (caches),
 //! `evaluate` (the checks), `decision`, `explain`.
 
@@ -79,4 +81,4 @@ pub use function::{guarded_function, FunctionGroup, GUARDED_FUNCTIONS};
 pub use guardrail::{GuardrailRule, GuardrailSet, Guardrails};
 pub use load::{PolicySnapshot, PolicySources, CEDAR_SCHEMA};
 pub use session::{SessionPolicy, ANALYSIS_CACHE_CAPACITY, DECISION_CACHE_CAPACITY};
-pub use tables::{TableDef, TargetTables};
+pub use tables::{FunctionDef, TableDef, TargetTables};

@@ -1,16 +1,42 @@
-//! The relations of a target, as the caller reads them from the database.
+//! The relations and user-defined functions of a target, as the caller reads
+//! them from the database.
 
 use portcullis_sql::{Catalog, RelationDef, RelationKind, ViewDefinition};
 use serde::Serialize;
 
 /// The relations of one target, for building resource entities and the
 /// statement analyzer's catalog from the same list.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct TargetTables {
     /// The target name (the database name clients connect with).
     pub target: String,
     /// Every relation the analyzer should know, in any order.
     pub tables: Vec<TableDef>,
+    /// Every function and procedure outside `pg_catalog` and
+    /// `information_schema`, extensions' included. A call to any of them needs
+    /// a `call_function` permit, because it runs statements the gateway
+    /// cannot see.
+    pub functions: Vec<FunctionDef>,
+}
+
+/// One user-defined function or procedure of a target. Overloads share a
+/// name, so one entry covers them all.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FunctionDef {
+    /// Schema name.
+    pub schema: String,
+    /// Function name.
+    pub name: String,
+}
+
+impl FunctionDef {
+    /// Describes the function `schema.name`.
+    pub fn new(schema: &str, name: &str) -> Self {
+        Self {
+            schema: schema.to_owned(),
+            name: name.to_owned(),
+        }
+    }
 }
 
 /// One relation of a target.
@@ -69,6 +95,7 @@ impl TargetTables {
         Self {
             target: target.to_owned(),
             tables: Vec::new(),
+            functions: Vec::new(),
         }
     }
 

@@ -1,10 +1,11 @@
 //! Reading each target's tables, views and columns, which the statement analyzer
 //! needs to expand `SELECT *`, resolve unqualified names and follow views, and which
-//! the policy engine turns into Cedar resource entities.
+//! the policy engine turns into Cedar resource entities, and the names of its
+//! user-defined functions, whose calls need a `call_function` permit.
 
 use anyhow::{bail, Context as _, Result};
 use portcullis_pg::{UpstreamTarget, UpstreamTls};
-use portcullis_policy::{TableDef, TargetTables};
+use portcullis_policy::{FunctionDef, TableDef, TargetTables};
 use portcullis_sql::ColumnName;
 
 use super::copy_plan::ColumnTypes;
@@ -23,8 +24,18 @@ const COLUMNS_SQL: &str = "\
       AND n.nspname NOT LIKE 'pg_temp%' \
     ORDER BY n.nspname, c.relname, a.attnum";
 
-/// Connects to the target as the gateway's role and reads its relations and
-/// the type of each column.
+/// Functions and procedures outside the system schemas, extensions' included.
+/// A call to any of them needs a `call_function` permit, because it runs
+/// statements the gateway cannot see.
+const FUNCTIONS_SQL: &str = "\
+    SELECT DISTINCT n.nspname, p.proname \
+    FROM pg_catalog.pg_proc p \
+    JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
+    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
+    ORDER BY n.nspname, p.proname";
+
+/// Connects to the target as the gateway's role and reads its relations, the
+/// type of each column and its user-defined functions.
 pub async fn read_target_tables(target: &UpstreamTarget) -> Result<(TargetTables, ColumnTypes)> {
     let client = connect(target).await?;
     // pg_get_viewdef qualifies names that this search path does not find.
@@ -68,7 +79,19 @@ pub async fn read_target_tables(target: &UpstreamTarget) -> Result<(TargetTables
     }
     let mut target_tables = TargetTables::new(&target.name);
     target_tables.tables = tables;
+    target_tables.functions = read_functions(&client, &target.name).await?;
     Ok((target_tables, column_types))
+}
+
+async fn read_functions(client: &tokio_postgres::Client, target: &str) -> Result<Vec<FunctionDef>> {
+    let rows = client
+        .query(FUNCTIONS_SQL, &[])
+        .await
+        .with_context(|| format!("reading the user-defined functions of target {target}"))?;
+    Ok(rows
+        .iter()
+        .map(|row| FunctionDef::new(row.get(0), row.get(1)))
+        .collect())
 }
 
 fn table_def((schema, name, kind, definition, columns): (String, String, String, Option<String>, Vec<String>)) -> TableDef {

@@ -66,8 +66,9 @@ impl PolicyRuntime {
     /// Loads the policy directory again, without putting it in force
     /// ([`PolicyEngine::replace`] does that).
     ///
-    /// NOTE: the targets' tables are the ones read at start, so a table added
-    /// to a target since then stays unknown until `serve` restarts.
+    /// NOTE: the targets' tables and functions are the ones read at start, so
+    /// a table or function added to a target since then stays unknown until
+    /// `serve` restarts, and calls to such a function need no permit.
     pub fn load_snapshot(&self) -> Result<PolicySnapshot, LoadError> {
         PolicySnapshot::load(&PolicySources::new(&self.dir, self.targets.clone()))
     }

@@ -2,7 +2,9 @@
 //! the gateway with real clients: a throwaway cluster loaded from crates/portcullis/demo
 //! (schema, synthetic data, row-level security, views), `portcullis serve` with the
 //! demo policy set plus the test fixtures, and one logged-in Portcullis user per
-//! persona of `portcullis demo`.
+//! persona of `portcullis demo`. As in `portcullis demo`, dave holds no standing role
+//! and requests `dba` just in time (a security officer approves), and frank holds
+//! `on_call`, which may break the glass for `emergency`.
 //!
 //! Include it next to `mod common;` with `#[path = "support/ehr.rs"] mod ehr;`.
 
@@ -18,7 +20,7 @@ use portcullis_cluster::Cluster;
 use tokio_postgres::Client;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::common::{free_port, run, Gateway, Workdir};
+use crate::common::{free_port, run, run_with_stdin, Account, Gateway, Workdir};
 
 const SCHEMA_SQL: &str = include_str!("../../demo/schema.sql");
 const DATA_SQL: &str = include_str!("../../demo/data.sql");
@@ -37,19 +39,53 @@ pub const TARGET: &str = "ehr";
 pub const UPSTREAM_ROLE: &str = "portcullis_gateway";
 const UPSTREAM_PASSWORD: &str = "ehr-gateway-test-password";
 
-/// One Portcullis user: name, role, `portcullis.department` value and job role. The
-/// first six are the personas of `portcullis demo`; mallory has a role without
-/// policies, and quinn the role of tests/fixtures/mask_probe.cedar.
-pub const PERSONAS: [(&str, &str, &str, &str); 8] = [
-    ("alice", "clinician", "cardiology", "physician"),
-    ("bob", "billing", "*", "billing_specialist"),
-    ("carol", "researcher", "*", "analyst"),
-    ("dave", "dba", "", "database_administrator"),
-    ("erin", "security_officer", "", "security_officer"),
-    ("frank", "emergency", "emergency", "physician"),
-    ("mallory", "guest", "", "visitor"),
-    ("quinn", "mask_probe", "*", "analyst"),
+/// How a persona comes to hold the role whose policies apply to its sessions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// A standing member of the role.
+    Standing,
+    /// Holds no role; requests the role just in time (an `[access.roles.NAME]`
+    /// section), and a member of `APPROVER_ROLE` approves.
+    JustInTime,
+    /// A standing member of the entitlement role, which may break the glass for the
+    /// role (the `[break_glass]` section).
+    BreakGlass { entitlement: &'static str },
+}
+
+/// Role whose members approve just-in-time requests and review break-glass use.
+pub const APPROVER_ROLE: &str = "security_officer";
+
+/// One Portcullis user: name, role, `portcullis.department` value, job role and how
+/// the user holds the role. The first six are the personas of `portcullis demo`;
+/// mallory has a role without policies, and quinn the role of
+/// tests/fixtures/mask_probe.cedar.
+pub const PERSONAS: [(&str, &str, &str, &str, Access); 8] = [
+    ("alice", "clinician", "cardiology", "physician", Access::Standing),
+    ("bob", "billing", "*", "billing_specialist", Access::Standing),
+    ("carol", "researcher", "*", "analyst", Access::Standing),
+    ("dave", "dba", "", "database_administrator", Access::JustInTime),
+    ("erin", APPROVER_ROLE, "", "security_officer", Access::Standing),
+    ("frank", "emergency", "emergency", "physician", Access::BreakGlass { entitlement: "on_call" }),
+    ("mallory", "guest", "", "visitor", Access::Standing),
+    ("quinn", "mask_probe", "*", "analyst", Access::Standing),
 ];
+
+/// Returns the role a persona holds from enrollment on, if any.
+fn standing_role(role: &'static str, access: Access) -> Option<&'static str> {
+    match access {
+        Access::Standing => Some(role),
+        Access::JustInTime => None,
+        Access::BreakGlass { entitlement } => Some(entitlement),
+    }
+}
+
+/// Returns the persona entry named `name`.
+fn persona(name: &str) -> &'static (&'static str, &'static str, &'static str, &'static str, Access) {
+    PERSONAS
+        .iter()
+        .find(|entry| entry.0 == name)
+        .unwrap_or_else(|| panic!("no persona named {name}"))
+}
 
 /// The running environment. Fields drop in order, so `serve` stops before the cluster.
 pub struct Ehr {
@@ -58,26 +94,41 @@ pub struct Ehr {
     pub cluster: Cluster,
     pub pg_port: u16,
     tokens: BTreeMap<&'static str, String>,
+    accounts: BTreeMap<&'static str, Account>,
 }
 
 impl Ehr {
     /// Starts the cluster and the gateway and logs every persona in.
     pub async fn start() -> Ehr {
+        Ehr::start_with_setup("").await
+    }
+
+    /// Like `start`, running `setup_sql` on the `ehr` database as the cluster's
+    /// superuser before the gateway starts and reads the target's catalog.
+    pub async fn start_with_setup(setup_sql: &str) -> Ehr {
         let cluster = tokio::task::block_in_place(load_database);
+        if !setup_sql.is_empty() {
+            cluster.psql_script("ehr", setup_sql, &[]).expect("run the test's setup SQL");
+        }
         let workdir = Workdir::init();
         let pg_port = free_port();
         configure(&workdir, &cluster, pg_port);
         let gateway = workdir.serve().await;
 
         let mut roles: Vec<&str> = PERSONAS.iter().map(|persona| persona.1).collect();
+        roles.extend(PERSONAS.iter().filter_map(|persona| standing_role(persona.1, persona.4)));
+        roles.sort_unstable();
         roles.dedup();
         for role in roles {
             workdir.run(&["role", "add", role]).success();
         }
         let mut tokens = BTreeMap::new();
-        for (name, role, department, job_role) in PERSONAS {
+        let mut accounts = BTreeMap::new();
+        for (name, role, department, job_role, access) in PERSONAS {
             let account = workdir.add_user(name, &["--department", department, "--job-role", job_role]);
-            workdir.run(&["role", "grant", role, name, "--by", "admin"]).success();
+            if let Some(standing) = standing_role(role, access) {
+                workdir.run(&["role", "grant", standing, name, "--by", "admin"]).success();
+            }
             let code = account.authenticator.next_code().await;
             let login = run(workdir
                 .command(&["--output", "json", "login", "--user", name, "--totp", &code])
@@ -85,6 +136,7 @@ impl Ehr {
             .success();
             let token = login.json()["token"].as_str().expect("login prints a token").to_owned();
             tokens.insert(name, token);
+            accounts.insert(name, account);
         }
         Ehr {
             _gateway: gateway,
@@ -92,7 +144,50 @@ impl Ehr {
             cluster,
             pg_port,
             tokens,
+            accounts,
         }
+    }
+
+    /// Has `persona` request its just-in-time role on the target for an hour, and erin
+    /// approve the request. The persona's next sessions run on the grant.
+    pub fn approve_just_in_time(&self, persona_name: &str) {
+        let (_, role, _, _, access) = persona(persona_name);
+        assert_eq!(*access, Access::JustInTime, "{persona_name} does not request a role just in time");
+        let request = |token: &str, args: &[&str]| {
+            let mut full = vec!["--output", "json", "request"];
+            full.extend_from_slice(args);
+            run(self.workdir.command(&full).env("PORTCULLIS_TOKEN", token)).success()
+        };
+        let reason = "schema change ticket 1187";
+        let created = request(
+            self.token(persona_name),
+            &["create", "--role", role, "--target", TARGET, "--for", "1h", "--reason", reason],
+        );
+        let id = created.json()["id"].as_str().expect("request id").to_owned();
+        let approved = request(self.token("erin"), &["approve", &id]);
+        assert_eq!(approved.json()["state"], "approved", "{approved}");
+    }
+
+    /// Has `persona` break the glass with its password and a fresh TOTP code, and
+    /// returns the token `portcullis break-glass` prints. The persona's next sessions
+    /// run on the break-glass grant.
+    pub async fn break_glass(&self, persona_name: &str) -> String {
+        let (_, role, _, _, access) = persona(persona_name);
+        assert!(
+            matches!(access, Access::BreakGlass { .. }),
+            "{persona_name} may not break the glass"
+        );
+        let account = &self.accounts[persona_name];
+        let code = account.authenticator.next_code().await;
+        let mut command = self.workdir.command(&[
+            "--output", "json", "break-glass", "--user", persona_name, "--reason",
+            "EHR outage, patient in resuscitation", "--password-stdin", "--totp", &code,
+        ]);
+        let granted = tokio::task::block_in_place(|| run_with_stdin(&mut command, &format!("{}\n", account.password)))
+            .success();
+        let body = granted.json();
+        assert_eq!(body["grant"]["role"], *role, "{granted}");
+        body["token"].as_str().expect("break-glass prints a token").to_owned()
     }
 
     pub fn ca_cert(&self) -> PathBuf {
@@ -127,13 +222,18 @@ impl Ehr {
 
     /// Like `connect_gateway`, returning the error of a refused connection.
     pub async fn try_connect_gateway(&self, persona: &str) -> Result<Client, tokio_postgres::Error> {
+        self.try_connect_gateway_with(persona, self.token(persona)).await
+    }
+
+    /// Connects to the gateway as `persona` with `token`, such as a break-glass token.
+    pub async fn try_connect_gateway_with(&self, persona: &str, token: &str) -> Result<Client, tokio_postgres::Error> {
         let mut config = tokio_postgres::Config::new();
         config
             .host("localhost")
             .port(self.pg_port)
             .dbname(TARGET)
             .user(persona)
-            .password(self.token(persona))
+            .password(token)
             .ssl_mode(tokio_postgres::config::SslMode::Require);
         let (client, connection) = config.connect(tls_connector(&self.ca_cert())).await?;
         tokio::spawn(connection);
@@ -144,11 +244,7 @@ impl Ehr {
     /// `portcullis.department` setting the gateway sets for `persona`, so that
     /// row-level security returns the rows the persona sees through the gateway.
     pub async fn connect_direct(&self, persona: &str) -> Client {
-        let department = PERSONAS
-            .iter()
-            .find(|entry| entry.0 == persona)
-            .map(|entry| entry.2)
-            .unwrap_or_else(|| panic!("no persona named {persona}"));
+        let department = self::persona(persona).2;
         let mut config = tokio_postgres::Config::new();
         config
             .host(self.cluster.host())
@@ -204,6 +300,23 @@ fn configure(workdir: &Workdir, cluster: &Cluster, pg_port: u16) {
         workdir.set_option(&section, key, value);
     }
     workdir.set_option("policy", "dir", "\"policies\"");
+    for (name, role, _, _, access) in PERSONAS {
+        match access {
+            Access::Standing => {}
+            Access::JustInTime => {
+                let section = format!("access.roles.{role}");
+                workdir.set_option(&section, "approvers", &format!("\"{APPROVER_ROLE}\""));
+                workdir.set_option(&section, "approvals", "1");
+                workdir.set_option(&section, "max_duration", "\"1h\"");
+            }
+            Access::BreakGlass { entitlement } => {
+                assert_eq!(name, "frank", "the configuration has one [break_glass] section");
+                workdir.set_option("break_glass", "role", &format!("\"{role}\""));
+                workdir.set_option("break_glass", "entitlement", &format!("\"{entitlement}\""));
+                workdir.set_option("break_glass", "reviewers", &format!("\"{APPROVER_ROLE}\""));
+            }
+        }
+    }
 
     let policies = workdir.dir.join("policies");
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
