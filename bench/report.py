@@ -20,7 +20,8 @@ PATHS = ("direct", "pgbouncer", "portcullis", "portcullis-policy")
 PATH_TITLES = {"direct": "direct", "pgbouncer": "PgBouncer", "portcullis": "Portcullis",
                "portcullis-policy": "Portcullis with policies"}
 GATEWAY_PATHS = ("portcullis", "portcullis-policy")
-WORKLOADS = {"select-only": "select-only (`pgbench -S`)", "tpcb": "TPC-B-like (pgbench default script)"}
+WORKLOADS = {"select-only": "select-only (`pgbench -S`)", "tpcb": "TPC-B-like (pgbench default script)",
+             "select-masked": "select-only plus a masked column (bench/select-masked.sql)"}
 
 # Goals that the report marks as met or missed: select-only TPS at 8 clients relative
 # to PgBouncer, both protocol modes, without and with policies (masking and audit on).

@@ -49,7 +49,9 @@
 #   BENCH_IDLE_CYCLES       times those sessions are opened and closed [2]
 #   BENCH_LARGE_ROUNDS      rounds of the 1 GiB result measurements, 0 to skip [3]
 #   BENCH_WORKLOADS         space-separated pgbench workloads to run, from
-#                           select-only and tpcb, or none ["select-only tpcb"]
+#                           select-only, tpcb and select-masked (bench/select-masked.sql:
+#                           -S plus the column that bench/policy masks), or none
+#                           ["select-only tpcb"]
 #   BENCH_AUDIT_DIR         puts the gateway's audit log in this new directory
 #                           instead of its working directory, for example on
 #                           tmpfs to see what the per-statement fdatasync costs
@@ -480,9 +482,13 @@ printf 'round\tworkload\tmode\tclients\tpath\ttps\tfailed\ttransactions\tlatency
 
 run_pgbench() {
     local round="$1" workload="$2" mode="$3" clients="$4" path="$5"
-    local threads=1 select_only=() env_vars proxy_pid="" file
+    local threads=1 script env_vars proxy_pid="" file
     ((clients > 1)) && threads=2
-    [[ "$workload" == select-only ]] && select_only=(-S)
+    case "$workload" in
+        select-only) script=(-S) ;;
+        select-masked) script=(-f "$repo/bench/select-masked.sql" -s "$scale") ;;
+        tpcb) script=() ;;
+    esac
     case "$path" in
         direct) env_vars=("${direct_env[@]}") ;;
         pgbouncer) env_vars=("${pgbouncer_env[@]}"); proxy_pid="$pgbouncer_pid" ;;
@@ -494,7 +500,7 @@ run_pgbench() {
 
     local cpu_before=0 cpu_after=0 status=0
     [[ -n "$proxy_pid" ]] && cpu_before="$(cpu_ticks "$proxy_pid")"
-    env "${env_vars[@]}" pgbench -n "${select_only[@]}" -M "$mode" -c "$clients" -j "$threads" -T "$duration" \
+    env "${env_vars[@]}" pgbench -n "${script[@]}" -M "$mode" -c "$clients" -j "$threads" -T "$duration" \
         >"$file" 2>&1 || status=$?
     [[ -n "$proxy_pid" ]] && cpu_after="$(cpu_ticks "$proxy_pid")"
 
