@@ -1,9 +1,9 @@
 //! The decision corpus of portcullis-policy, run through a real gateway against the demo
 //! EHR database with one real client connection per persona.
 //!
-//! Every case of crates/portcullis-policy/tests/corpus/cases.rs without a just-in-time
-//! or break-glass grant runs here, plus the cases of `GATEWAY_CASES`, which give every
-//! mask method on every column type of the demo schema. For each case:
+//! Every case of crates/portcullis-policy/tests/corpus/cases.rs runs here, plus the
+//! cases of `GATEWAY_CASES`, which give every mask method on every column type of the
+//! demo schema. For each case:
 //!
 //! - a denial must arrive as SQLSTATE 42501 with the expected text, and the persona's
 //!   connection must stay usable for the next case;
@@ -23,9 +23,11 @@
 //!   PostgreSQL itself, such as SAVEPOINT outside a transaction, is accepted);
 //! - every session must still run `SELECT 1` after every case.
 //!
-//! dave cannot connect without a just-in-time grant and mallory not at all, so their
-//! cases are satisfied by the refused connection. Cases with a `+jit` or `+glass` grant
-//! are skipped, because they need the access request workflow.
+//! dave cannot connect without a just-in-time grant, frank not without break-glass and
+//! mallory not at all, so their cases without a grant are satisfied by the refused
+//! connection. Then dave requests `dba` and erin approves, and frank breaks the glass
+//! for `emergency`. The cases of `dave+jit` and `frank+glass` run in sessions opened
+//! on those grants, which set `context.via_jit` and `context.via_break_glass`.
 
 mod common;
 
@@ -76,10 +78,14 @@ const GATEWAY_CASES: &[(&str, &str, &str, Expect)] = &[
         Allow(&["-", "partial:4", "year", "zip3", "null"])),
 ];
 
-/// Personas whom the demo policies do not let connect: dave only on a just-in-time
-/// grant (dba.connect-jit), mallory's role is in no connect policy. Their cases must be
-/// denials, which the refused connection satisfies.
-const NOT_CONNECTING: [&str; 2] = ["dave", "mallory"];
+/// Personas who cannot connect without a grant: dave has no standing role and the
+/// demo policies let `dba` connect only on a just-in-time grant (dba.connect-jit),
+/// frank's standing role `on_call` is in no connect policy, nor is mallory's. Their
+/// cases without a grant must be denials, which the refused connection satisfies.
+const NOT_CONNECTING: [&str; 3] = ["dave", "frank", "mallory"];
+
+/// Case personas that run on a grant, by the user they connect as.
+const GRANTED: [(&str, &str); 2] = [("dave+jit", "dave"), ("frank+glass", "frank")];
 
 /// The `max_rows` guardrail of the researcher role in the demo guardrails.toml. A
 /// larger result ends with SQLSTATE 54000 instead of its rows.
@@ -209,9 +215,17 @@ fn needs_cleanup(sql: &str) -> bool {
         .any(|word| upper.contains(word))
 }
 
+/// Sessions by case persona (`dave+jit` is dave on his grant).
 struct Connections {
     gateway: HashMap<&'static str, Client>,
     direct: HashMap<&'static str, Client>,
+    /// Password for each gateway session: the login token, or the break-glass token.
+    tokens: HashMap<&'static str, String>,
+}
+
+/// Returns the user a case persona connects as.
+fn user_of(persona: &str) -> &str {
+    persona.split_once('+').map_or(persona, |(user, _)| user)
 }
 
 /// Runs one case; returns a description of each mismatch.
@@ -373,6 +387,16 @@ fn copy_query(sql: &str) -> Option<String> {
     }
 }
 
+/// Connects to the gateway as `user` for the case persona `persona`, with its token
+/// in `connections` or else the user's login token.
+async fn connect_granted(environment: &ehr::Ehr, connections: &Connections, persona: &str, user: &str) -> Client {
+    let connected = match connections.tokens.get(persona) {
+        Some(token) => environment.try_connect_gateway_with(user, token).await,
+        None => environment.try_connect_gateway(user).await,
+    };
+    connected.unwrap_or_else(|error| panic!("connecting to the gateway as {persona} failed: {error:?}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corpus_through_gateway() {
     let started = Instant::now();
@@ -380,6 +404,7 @@ async fn corpus_through_gateway() {
     let mut connections = Connections {
         gateway: HashMap::new(),
         direct: HashMap::new(),
+        tokens: HashMap::new(),
     };
     for (persona, ..) in ehr::PERSONAS {
         if NOT_CONNECTING.contains(&persona) {
@@ -396,16 +421,21 @@ async fn corpus_through_gateway() {
         connections.direct.insert(persona, environment.connect_direct(persona).await);
     }
 
+    // The refusals above came first: from here on, dave's and frank's sessions run on
+    // their grants.
+    environment.approve_just_in_time("dave");
+    let glass_token = environment.break_glass("frank").await;
+    connections.tokens.insert("frank+glass", glass_token);
+    for (persona, user) in GRANTED {
+        let client = connect_granted(&environment, &connections, persona, user).await;
+        connections.gateway.insert(persona, client);
+        connections.direct.insert(persona, environment.connect_direct(user).await);
+    }
+
     let mut observed = Observed::default();
     let mut failures = Vec::new();
     let mut ran = 0;
-    let mut skipped = Vec::new();
     for (name, persona, sql, expect) in CASES.iter().chain(GATEWAY_CASES) {
-        // Just-in-time and break-glass grants need the access request workflow.
-        if persona.contains('+') {
-            skipped.push(*name);
-            continue;
-        }
         ran += 1;
         if NOT_CONNECTING.contains(persona) {
             if let Allow(_) = expect {
@@ -419,15 +449,15 @@ async fn corpus_through_gateway() {
         // The session must survive every case; reconnect so the next cases still run.
         if let Err(error) = connections.gateway[persona].simple_query("SELECT 1").await {
             failures.push(format!("{name} ({persona}: {sql}): the session is unusable after the case: {error}"));
-            let client = environment.connect_gateway(persona).await;
-            connections.gateway.insert(ehr::PERSONAS.iter().find(|p| p.0 == *persona).expect("persona").0, client);
+            let client = connect_granted(&environment, &connections, persona, user_of(persona)).await;
+            connections.gateway.insert(persona, client);
         }
     }
 
     assert!(ran >= 150, "only {ran} cases ran through the gateway");
     assert!(
         failures.is_empty(),
-        "{} of {ran} cases failed (skipped: {skipped:?}):\n{}",
+        "{} of {ran} cases failed:\n{}",
         failures.len(),
         failures.join("\n")
     );
