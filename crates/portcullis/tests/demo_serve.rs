@@ -1,5 +1,6 @@
 //! `portcullis demo --serve`: the state file lets an outside psql session connect as
-//! each persona, and `portcullis policy explain` predicts what the gateway then does.
+//! each persona, `portcullis policy explain` predicts what the gateway then does, and
+//! the configuration it names drives a just-in-time request as the personas.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -69,6 +70,20 @@ fn psql(state: &Value, persona: &str, sql: &str) -> (bool, String, String) {
     )
 }
 
+/// Runs `portcullis -c CONFIG --output json ARGS` as the holder of `token`.
+fn portcullis_as(config: &Path, token: &str, args: &[&str]) -> Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .arg("-c")
+        .arg(config)
+        .args(["--output", "json"])
+        .args(args)
+        .env("PORTCULLIS_TOKEN", token)
+        .output()
+        .expect("run portcullis");
+    assert!(output.status.success(), "portcullis {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("the command prints JSON")
+}
+
 fn explain(config: &Path, persona: &str, sql: &str) -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .arg("-c")
@@ -84,9 +99,10 @@ fn explain(config: &Path, persona: &str, sql: &str) -> Value {
 fn state_file_and_explain_match_the_gateway() {
     let demo = DemoServe::start();
     let state = demo.state();
-    for key in ["gateway", "ca_cert", "target", "config", "direct", "personas"] {
+    for key in ["gateway", "ca_cert", "target", "config", "direct", "personas", "alert_webhook"] {
         assert!(!state[key].is_null(), "state file lacks {key}: {state}");
     }
+    assert!(state["alert_webhook"].as_str().unwrap().starts_with("http://127.0.0.1:"), "{state}");
     let config = PathBuf::from(state["config"].as_str().unwrap());
 
     let cases = [
@@ -113,6 +129,25 @@ fn state_file_and_explain_match_the_gateway() {
     }
     let (ran, _, _) = psql(&state, "carol", "SELECT mrn FROM patients LIMIT 1");
     assert!(ran, "carol's session still works after denials");
+
+    // Dave has no standing role: he connects only after erin approves his request.
+    let token = |persona: &str| state["personas"][persona]["token"].as_str().unwrap().to_string();
+    let (ran, _, stderr) = psql(&state, "dave", "SELECT 1");
+    assert!(!ran, "dave connected without a grant");
+    assert!(stderr.contains("no access to target"), "{stderr}");
+    let created = portcullis_as(
+        &config,
+        &token("dave"),
+        &["request", "create", "--role", "dba", "--target", "ehr", "--for", "10m", "--reason", "staging table"],
+    );
+    assert_eq!(created["state"], "pending", "{created}");
+    let approved = portcullis_as(&config, &token("erin"), &["request", "approve", created["id"].as_str().unwrap()]);
+    assert_eq!(approved["state"], "approved", "{approved}");
+    let (ran, _, stderr) = psql(&state, "dave", "CREATE TABLE staging.serve_check (id integer)");
+    assert!(ran, "dave's schema change on the grant failed: {stderr}");
+    let (ran, _, stderr) = psql(&state, "dave", "SELECT count(*) FROM patients");
+    assert!(!ran, "the dba grant must not read patient data");
+    assert!(stderr.contains("permission denied by the gateway"), "{stderr}");
 
     let state_file = demo.state_file.clone();
     drop(demo);

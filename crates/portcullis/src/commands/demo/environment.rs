@@ -8,9 +8,13 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _, Result};
 use portcullis_cluster::Cluster;
 
+use super::alert_receiver::AlertReceiver;
+use super::config;
+
 const SCHEMA_SQL: &str = include_str!("../../../demo/schema.sql");
 const DATA_SQL: &str = include_str!("../../../demo/data.sql");
 const RLS_SQL: &str = include_str!("../../../demo/rls.sql");
+const STAGING_SQL: &str = include_str!("../../../demo/staging.sql");
 const VIEWS_SQL: &str = include_str!("../../../../portcullis-policy/examples/demo/views.sql");
 
 /// The demo's Cedar policies, PHI catalog and guardrails, written into the gateway's
@@ -39,6 +43,7 @@ pub fn start_database(gateway_password: &str) -> Result<Cluster> {
     cluster.psql_script("ehr", DATA_SQL, &[])?;
     let options = format!("-c portcullis.gateway_password={gateway_password}");
     cluster.psql_script("ehr", RLS_SQL, &[("PGOPTIONS", options.as_str())])?;
+    cluster.psql_script("ehr", STAGING_SQL, &[])?;
     cluster.psql_script("ehr", VIEWS_SQL, &[])?;
     Ok(cluster)
 }
@@ -62,31 +67,24 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Writes the demo's target, listener and role settings into a configuration
-    /// created by `init`.
-    pub fn configure(dir: &Path, api_port: u16, pg_port: u16, cluster: &Cluster, gateway_password: &str) -> Result<Gateway> {
+    /// Writes the demo's target, listener, access and alert settings into a
+    /// configuration created by `init`, with the upstream password and the webhook's
+    /// shared secret.
+    pub fn configure(dir: &Path, api_port: u16, pg_port: u16, cluster: &Cluster, gateway_password: &str, alerts: &AlertReceiver) -> Result<Gateway> {
         let config = dir.join("portcullis.toml");
-        crate::files::write_new(
-            &dir.join("keys/ehr-upstream.password"),
-            gateway_password.as_bytes(),
-            crate::files::SECRET_MODE,
-        )?;
+        let upstream_password_file = "keys/ehr-upstream.password";
+        let webhook_secret_file = "keys/alert-webhook.secret";
+        crate::files::write_new(&dir.join(upstream_password_file), gateway_password.as_bytes(), crate::files::SECRET_MODE)?;
+        crate::files::write_new(&dir.join(webhook_secret_file), alerts.secret.as_bytes(), crate::files::SECRET_MODE)?;
         write_policies(&dir.join("policies"))?;
-        let mut text = std::fs::read_to_string(&config)?;
-        let default_listen = "listen = \"127.0.0.1:6432\"";
-        if !text.contains(default_listen) {
-            bail!("the configuration written by init has no default postgres.listen line");
-        }
-        text = text.replace(default_listen, &format!("listen = \"127.0.0.1:{pg_port}\""));
-        text.push_str(&format!(
-            "\n[targets.{TARGET}]\nhost = \"127.0.0.1\"\nport = {}\ndatabase = \"ehr\"\nuser = \"portcullis_gateway\"\n\
-             password_file = \"keys/ehr-upstream.password\"\n\
-             # The throwaway cluster runs on this host without TLS.\ntls = \"disable\"\n\
-             allowed_roles = [\"clinician\", \"billing\", \"researcher\", \"dba\", \"emergency\"]\n\n\
-             [policy]\ndir = \"policies\"\n",
-            cluster.port()
-        ));
-        std::fs::write(&config, text)?;
+        let settings = config::Settings {
+            pg_port,
+            upstream_port: cluster.port(),
+            upstream_password_file,
+            webhook_url: &alerts.url,
+            webhook_secret_file,
+        };
+        config::write(&config, &settings)?;
         Ok(Gateway {
             dir: dir.to_path_buf(),
             ca_cert: dir.join("tls/ca.crt"),

@@ -3,9 +3,13 @@
 //! detects tampering. With `--serve`, the environment stays up for the user's own
 //! clients and its details go to a JSON state file.
 
+mod alert_receiver;
+mod config;
 mod environment;
+mod lifecycle;
 mod personas;
 mod scenario;
+mod script;
 mod tamper;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +20,7 @@ use rand::distributions::{Alphanumeric, DistString};
 use serde_json::json;
 
 use crate::cli::{DemoArgs, InitArgs};
+use alert_receiver::AlertReceiver;
 use environment::{Gateway, TARGET};
 use personas::Credentials;
 
@@ -41,28 +46,31 @@ pub async fn run(args: &DemoArgs) -> Result<()> {
         api_port,
     };
     crate::commands::init::initialize(&init).await?;
-    let mut gateway = Gateway::configure(&dir, api_port, pg_port, &cluster, &gateway_password)?;
+    let alerts = AlertReceiver::start().await?;
+    let mut gateway = Gateway::configure(&dir, api_port, pg_port, &cluster, &gateway_password, &alerts)?;
     gateway.start()?;
     println!("      gateway: PostgreSQL clients on localhost:{pg_port}, API on https://localhost:{api_port}");
+    println!("      alerts: signed webhook to a receiver in this process at {}", alerts.url);
 
     say("Creating the personas, each with a TOTP second factor, and logging them in");
     let credentials = tokio::task::block_in_place(|| personas::enroll(&gateway, ADMIN))?;
     for persona in &personas::PERSONAS {
-        println!("      {:<6} {} (role {})", persona.name, persona.description, persona.role);
+        println!("      {:<6} {} ({})", persona.name, persona.description, persona.access_summary());
     }
     println!();
 
     if args.serve {
-        return serve_until_stopped(args, &gateway, &cluster, &credentials).await;
+        return serve_until_stopped(args, &gateway, &cluster, &credentials, &alerts).await;
     }
 
-    let steps = scenario::steps();
+    let steps = script::steps();
+    let mut story = scenario::Story::new(&gateway, &alerts, &credentials);
     for (index, step) in steps.iter().enumerate() {
-        tokio::task::block_in_place(|| scenario::run_step(&gateway, index + 1, steps.len(), step, &credentials))?;
+        tokio::task::block_in_place(|| scenario::run_step(&mut story, index + 1, steps.len(), step))?;
     }
 
     say("Verifying the audit log, then tampering with a copy of it");
-    tokio::task::block_in_place(|| tamper::verify_and_tamper(&gateway, workdir.path()))?;
+    tokio::task::block_in_place(|| tamper::verify_and_tamper(&gateway, &alerts, workdir.path()))?;
 
     gateway.stop()?;
     drop(cluster);
@@ -74,7 +82,13 @@ fn say(text: &str) {
     println!("== {text}");
 }
 
-async fn serve_until_stopped(args: &DemoArgs, gateway: &Gateway, cluster: &portcullis_cluster::Cluster, credentials: &[Credentials]) -> Result<()> {
+async fn serve_until_stopped(
+    args: &DemoArgs,
+    gateway: &Gateway,
+    cluster: &portcullis_cluster::Cluster,
+    credentials: &[Credentials],
+    alerts: &AlertReceiver,
+) -> Result<()> {
     let state_file = args
         .state_file
         .clone()
@@ -90,6 +104,7 @@ async fn serve_until_stopped(args: &DemoArgs, gateway: &Gateway, cluster: &portc
         "config": gateway.config,
         "direct": {"host": cluster.host(), "port": cluster.port(), "user": cluster.superuser(), "password": cluster.superuser_password(), "database": "ehr"},
         "personas": personas,
+        "alert_webhook": alerts.url,
     });
     write_state(&state_file, &state)?;
     println!("The demo environment is running. Its details are in {}", state_file.display());
@@ -100,14 +115,41 @@ async fn serve_until_stopped(args: &DemoArgs, gateway: &Gateway, cluster: &portc
         gateway.pg_port,
         gateway.ca_cert.display()
     );
+    println!("Alerts reach a webhook receiver in this process and are printed here as they arrive.");
     println!("Press Ctrl-C to stop everything.");
 
-    wait_for_signal().await;
+    tokio::select! {
+        _ = wait_for_signal() => {}
+        Err(error) = print_alerts(alerts) => {
+            eprintln!("warning: alerts are no longer printed: {error:#}");
+            wait_for_signal().await;
+        }
+    }
     if let Err(error) = std::fs::remove_file(&state_file) {
         eprintln!("warning: cannot remove {}: {error}", state_file.display());
     }
     println!("Stopping the demo environment");
     Ok(())
+}
+
+/// Prints each alert the receiver gets from now on, until an error.
+async fn print_alerts(alerts: &AlertReceiver) -> Result<()> {
+    let mut seen = alerts.since(0)?.len();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        for alert in alerts.since(seen)? {
+            seen += 1;
+            match alert {
+                Ok(alert) => println!(
+                    "alert: {} {} for {}, signature valid",
+                    alert["severity"].as_str().unwrap_or("?"),
+                    alert["kind"].as_str().unwrap_or("?"),
+                    alert["subject"].as_str().unwrap_or("?")
+                ),
+                Err(error) => println!("alert rejected: {error:#}"),
+            }
+        }
+    }
 }
 
 fn write_state(path: &Path, state: &serde_json::Value) -> Result<()> {

@@ -5,9 +5,10 @@ use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
 
+use super::alert_receiver::AlertReceiver;
 use super::environment::Gateway;
 
-pub fn verify_and_tamper(gateway: &Gateway, workdir: &Path) -> Result<()> {
+pub fn verify_and_tamper(gateway: &Gateway, alerts: &AlertReceiver, workdir: &Path) -> Result<()> {
     let output = gateway.command()?.args(["audit", "verify"]).output()?;
     let report = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
@@ -29,10 +30,20 @@ pub fn verify_and_tamper(gateway: &Gateway, workdir: &Path) -> Result<()> {
     if output.status.success() {
         bail!("audit verify did not detect the altered record {seq}");
     }
-    if !message.contains(&format!("record {seq}")) {
-        bail!("audit verify detected tampering but did not name record {seq}: {}", message.trim());
+    // Standard error also carries the log line of the alert; the verdict is its own line.
+    let Some(verdict) = message.lines().find(|line| line.contains("verification FAILED")) else {
+        bail!("audit verify failed on the altered copy without reporting a verification failure: {}", message.trim());
+    };
+    if !verdict.contains(&format!("record {seq}")) {
+        bail!("audit verify detected tampering but did not name record {seq}: {verdict}");
     }
-    println!("      portcullis audit verify --dir <copy>: exit {}, {}", output.status.code().unwrap_or(-1), message.trim());
+    println!("      portcullis audit verify --dir <copy>: exit {}, {}", output.status.code().unwrap_or(-1), verdict.trim());
+    let alert = alerts.verified("audit_verification_failed")?;
+    println!(
+        "      {} alert {} reached the webhook receiver; its HMAC-SHA256 signature is valid",
+        alert["severity"].as_str().unwrap_or("?"),
+        alert["kind"].as_str().unwrap_or("?")
+    );
     println!();
     Ok(())
 }
