@@ -22,6 +22,7 @@ pub mod event_types {
     pub const USER_CREATED: &str = "user.created";
     pub const USER_UPDATED: &str = "user.updated";
     pub const USER_DISABLED: &str = "user.disabled";
+    pub const USER_DELETED: &str = "user.deleted";
     pub const USER_ENABLED: &str = "user.enabled";
     pub const USER_MFA_RESET: &str = "user.mfa_reset";
     pub const ROLE_CREATED: &str = "role.created";

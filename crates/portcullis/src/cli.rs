@@ -361,6 +361,10 @@ pub enum UserCommand {
     Disable { name: String },
     /// Enable a disabled user.
     Enable { name: String },
+    /// Deprovision a user for good: disable the account, revoke its tokens and grants,
+    /// and remove its standing roles. The account stays, disabled, so that audit
+    /// records keep resolving to a name.
+    Delete { name: String },
     /// Replace a user's TOTP secret; prints the new enrollment URI once.
     ResetMfa { name: String },
 }
@@ -401,7 +405,8 @@ pub enum RoleCommand {
     Grant {
         role: String,
         user: String,
-        /// Administrator recorded as granting the role.
+        /// Administrator recorded as granting the role: an enabled member of role
+        /// admin other than USER.
         #[arg(long = "by", value_name = "ADMIN")]
         granted_by: String,
     },

@@ -66,6 +66,21 @@ impl Drop for Session {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disable_ends_live_sessions_within_a_second() {
+    deprovision_ends_live_sessions("disable").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_ends_sessions_and_removes_roles() {
+    let workdir = deprovision_ends_live_sessions("delete").await;
+
+    let shown = workdir.run(&["user", "show", "leaver", "--output", "json"]).success().json();
+    assert_eq!(shown["disabled"], serde_json::json!(true), "the account stays, disabled: {shown}");
+    assert_eq!(shown["roles"], serde_json::json!([]), "no standing role is left: {shown}");
+}
+
+/// Opens a session for a leaving and a staying user, runs `user <verb> leaver`, and
+/// checks that only the leaver's session ends, within a second, for good.
+async fn deprovision_ends_live_sessions(verb: &str) -> Workdir {
     let cluster = Cluster::start().expect("start cluster");
     cluster
         .psql("postgres", &format!("CREATE ROLE {UPSTREAM_ROLE} LOGIN PASSWORD '{UPSTREAM_PASSWORD}'"))
@@ -121,7 +136,7 @@ async fn disable_ends_live_sessions_within_a_second() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    run(&mut workdir.command(&["user", "disable", "leaver"])).success();
+    run(&mut workdir.command(&["user", verb, "leaver"])).success();
     let (took, stderr) = leaving.wait_end(Duration::from_secs(5)).expect("the leaver's session did not end within 5 s");
     assert!(took < Duration::from_secs(1), "the session ended after {took:?}, not within a second");
     assert!(stderr.contains("access revoked"), "the FATAL message says why: {stderr}");
@@ -134,4 +149,5 @@ async fn disable_ends_live_sessions_within_a_second() {
 
     drop(staying);
     gateway.stop_cleanly().await;
+    workdir
 }

@@ -24,6 +24,7 @@ pub async fn run(context: &Context, command: &UserCommand, output: OutputFormat)
         UserCommand::Add(args) => add(&accounts, &audit, args, output).await,
         UserCommand::Disable { name } => set_disabled(&accounts, &audit, name, true).await,
         UserCommand::Enable { name } => set_disabled(&accounts, &audit, name, false).await,
+        UserCommand::Delete { name } => delete(&accounts, &audit, name).await,
         UserCommand::ResetMfa { name } => reset_mfa(&accounts, &audit, name, output).await,
         UserCommand::List | UserCommand::Show { .. } => Ok(()),
     };
@@ -108,6 +109,36 @@ async fn set_disabled(accounts: &Accounts, audit: &AuditLog, name: &str, disable
         accounts.enable_user(user.id).await?;
         println!("User {} {verb}", user.name);
     }
+    Ok(())
+}
+
+async fn delete(accounts: &Accounts, audit: &AuditLog, name: &str) -> Result<()> {
+    let user = find_user(accounts, name).await?;
+    let store = accounts.store();
+    let memberships = store.list_user_roles(user.id).await?;
+    // The record comes first: a change that cannot be recorded is not made.
+    audit
+        .append(
+            AuditEvent::new(event_types::USER_DELETED, user.name.to_string(), Outcome::Success)
+                .meta("user_id", user.id.to_string())
+                .meta("operator", operator())
+                .meta(
+                    "roles",
+                    memberships.iter().map(|membership| membership.role.name.to_string()).collect::<Vec<_>>(),
+                ),
+        )
+        .await?;
+    // Disabling revokes the tokens and the active grants in one transaction, which
+    // ends the user's live sessions through the revocation watcher.
+    let revoked = accounts.disable_user(user.id).await?;
+    for membership in &memberships {
+        store.revoke_role(user.id, membership.role.id).await?;
+    }
+    println!(
+        "User {} deleted: disabled, {revoked} token(s) revoked, {} standing role(s) removed",
+        user.name,
+        memberships.len()
+    );
     Ok(())
 }
 
