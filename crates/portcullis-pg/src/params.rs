@@ -8,14 +8,15 @@ use crate::authority::SessionId;
 use crate::error::ClientError;
 
 /// Run-time parameters a client may set at startup or in `options -c`.
-/// None of them changes who the upstream session acts as.
+/// None of them changes who the upstream session acts as, or how the gateway
+/// reads statements (`search_path` and `standard_conforming_strings` are
+/// checked separately).
 const ALLOWED: &[&str] = &[
     "application_name",
     "client_encoding",
     "DateStyle",
     "TimeZone",
     "extra_float_digits",
-    "search_path",
     "IntervalStyle",
     "bytea_output",
     "lc_monetary",
@@ -27,7 +28,6 @@ const ALLOWED: &[&str] = &[
     "default_transaction_isolation",
     "default_transaction_read_only",
     "default_transaction_deferrable",
-    "standard_conforming_strings",
     "geqo",
     "intervalstyle",
     "timezone_abbreviations",
@@ -44,7 +44,20 @@ const REFUSED: &[(&str, &str)] = &[
         "setting \"session_authorization\" at startup is not allowed; the gateway connects with the target's own role",
     ),
     ("replication", "replication connections are not supported through the gateway"),
+    (
+        "search_path",
+        "setting \"search_path\" is not allowed through the gateway, because it checks unqualified names \
+         against the upstream role's default search_path; qualify names with their schema, or have an \
+         administrator change the default with ALTER ROLE ... SET search_path",
+    ),
 ];
+
+/// Settings the gateway sends upstream at connection start, after the
+/// client's own, so that they are the session defaults that RESET returns to.
+/// The statement analyzer parses string literals with
+/// `standard_conforming_strings` on, so the server must too, even where a role
+/// or database default turns it off: startup parameters override those.
+pub(crate) const PINNED_SETTINGS: &[(&str, &str)] = &[("standard_conforming_strings", "on")];
 
 /// Client encodings whose text the gateway can read. The codec requires
 /// UTF-8 text, and SQL_ASCII passes the server's UTF-8 bytes through.
@@ -111,6 +124,15 @@ fn check_setting(name: &str, value: &str) -> Result<(), ClientError> {
     {
         return Err(ClientError::ParameterNotAllowed((*message).to_owned()));
     }
+    if name.eq_ignore_ascii_case("standard_conforming_strings") {
+        if is_true(value) {
+            return Ok(());
+        }
+        return Err(ClientError::ParameterNotAllowed(format!(
+            "standard_conforming_strings \"{value}\" is not allowed through the gateway, because it reads \
+             string literals with standard_conforming_strings on; remove the setting or set it to on"
+        )));
+    }
     if !ALLOWED
         .iter()
         .any(|allowed| allowed.eq_ignore_ascii_case(name))
@@ -151,6 +173,16 @@ fn is_supported_encoding(value: &str) -> bool {
 /// ordinary connection.
 fn is_false(value: &str) -> bool {
     ["false", "off", "no", "0", "f", "n"]
+        .iter()
+        .any(|v| v.eq_ignore_ascii_case(value))
+}
+
+/// PostgreSQL's boolean spellings for "on", as `parse_bool` accepts them
+/// (leading and trailing spaces ignored). Prefixes such as `tr` are rejected
+/// here, although PostgreSQL accepts them: the gateway then rejects an "on".
+fn is_true(value: &str) -> bool {
+    let value = value.trim();
+    ["true", "on", "yes", "1", "t", "y"]
         .iter()
         .any(|v| v.eq_ignore_ascii_case(value))
 }
@@ -273,14 +305,57 @@ mod tests {
 
     #[test]
     fn options_checked_against_allow_list() {
-        assert!(check_options("-c search_path=public --statement-timeout=5s").is_ok());
-        assert!(check_options("-csearch_path=a\\ b").is_ok());
+        assert!(check_options("-c application_name=x --statement-timeout=5s").is_ok());
+        assert!(check_options("-capplication_name=a\\ b").is_ok());
         assert!(matches!(
             check_options("-c role=postgres"),
             Err(ClientError::ParameterNotAllowed(_))
         ));
         assert!(check_options("-c log_statement=none").is_err());
         assert!(check_options("-d 5").is_err());
+    }
+
+    #[test]
+    fn search_path_refused_everywhere() {
+        let startup = check_parameters(&[("user", "alice"), ("search_path", "research,public")]);
+        assert!(matches!(startup, Err(ClientError::ParameterNotAllowed(_))));
+        for options in [
+            "-c search_path=research,public",
+            "-csearch_path=research",
+            "--search-path=research",
+            "-c SEARCH_PATH=research",
+        ] {
+            let result = check_options(options);
+            assert!(
+                matches!(result, Err(ClientError::ParameterNotAllowed(ref message)) if message.contains("ALTER ROLE")),
+                "{options}: {result:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn standard_conforming_strings_only_on() {
+        for value in ["off", "false", "0", "no", "of"] {
+            let startup =
+                check_parameters(&[("user", "alice"), ("standard_conforming_strings", value)]);
+            assert!(
+                matches!(startup, Err(ClientError::ParameterNotAllowed(_))),
+                "{value} accepted at startup"
+            );
+        }
+        for options in [
+            "-c standard_conforming_strings=off",
+            "--standard_conforming_strings=off",
+            "--standard-conforming-strings=false",
+            "-cstandard_conforming_strings=0",
+        ] {
+            assert!(
+                matches!(check_options(options), Err(ClientError::ParameterNotAllowed(_))),
+                "{options} accepted"
+            );
+        }
+        assert!(check_parameters(&[("user", "alice"), ("standard_conforming_strings", "on")]).is_ok());
+        assert!(check_options("-c standard_conforming_strings=on").is_ok());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::config::ListenerConfig;
 use crate::error::{Ending, LimitError, SessionError};
 use crate::events::{EndReason, SessionEvent};
 use crate::extended::ProtocolState;
-use crate::params::upstream_application_name;
+use crate::params::{upstream_application_name, PINNED_SETTINGS};
 use crate::registry::{Registration, SessionRegistry, SessionSummary, UpstreamCancel};
 use crate::relay::{self, Pipe, Relay, SessionContext, Sockets};
 use crate::startup::{self, FirstContact, Started};
@@ -164,6 +164,11 @@ async fn connect_and_relay(
     );
     parameters.push(("application_name".to_owned(), application_name));
     parameters.extend(grant.upstream_settings.iter().cloned());
+    parameters.extend(
+        PINNED_SETTINGS
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+    );
 
     let timeout = context.config.limits.upstream_connect_timeout;
     let upstream = match upstream::connect(&grant.target, &parameters, timeout).await {

@@ -157,6 +157,10 @@ pub enum DenyReason {
         /// The reason the parameter is protected.
         explanation: &'static str,
     },
+    /// A `set_config()` call, which the gateway never allows: it can change
+    /// `search_path` or `standard_conforming_strings` to a value the analyzer
+    /// cannot see, whatever the policies permit on the function.
+    SettingsFunction,
     /// An action on a relation is not permitted.
     RelationDenied {
         /// `schema.name`.
@@ -259,6 +263,12 @@ impl fmt::Display for DenyReason {
             DenyReason::ProtectedSetting { name, explanation } => {
                 write!(f, "permission denied: parameter \"{name}\" cannot be changed through the gateway, because {explanation}")
             }
+            DenyReason::SettingsFunction => write!(
+                f,
+                "permission denied: set_config() cannot be called through the gateway, because it could change \
+                 search_path or standard_conforming_strings, which decide what the gateway checks; \
+                 use SET for other parameters"
+            ),
             DenyReason::RelationDenied { relation, action } => {
                 write!(f, "permission denied: your policies do not permit {action} on {relation}")
             }
@@ -311,7 +321,7 @@ pub(crate) fn usage_name(usage: ColumnUsage) -> &'static str {
         ColumnUsage::Filter => "WHERE",
         ColumnUsage::JoinCondition => "JOIN ... ON",
         ColumnUsage::OrderBy => "ORDER BY",
-        ColumnUsage::GroupBy => "GROUP BY",
+        ColumnUsage::GroupBy => "GROUP BY, DISTINCT, UNION, INTERSECT or EXCEPT",
         ColumnUsage::Having => "HAVING",
         ColumnUsage::Window => "a window definition",
         ColumnUsage::FunctionArgument => "a function or operator argument",

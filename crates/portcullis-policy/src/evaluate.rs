@@ -296,7 +296,8 @@ impl Evaluator<'_> {
 
     fn check_statement(&self, facts: &StatementFacts, ask: &Ask, trace: &mut Trace) {
         if let StatementKind::SessionSetting { action, name, .. } = &facts.kind {
-            if let Some(protected) = protected_setting(*action, name.as_deref()) {
+            let effect = facts.session_effect.as_ref();
+            if let Some(protected) = protected_setting(*action, name.as_deref(), effect) {
                 trace.explanation.statement_checks.push(TargetCheck {
                     action: Action::SessionSetting,
                     result: None,
@@ -416,6 +417,9 @@ impl Evaluator<'_> {
                     }
                 };
                 trace.deny(reason);
+            } else if group == FunctionGroup::Settings {
+                // A permit does not help: the analyzer cannot follow the change.
+                trace.deny(DenyReason::SettingsFunction);
             }
             trace.explanation.functions.push(FunctionCheck {
                 function: written,

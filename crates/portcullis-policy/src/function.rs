@@ -44,9 +44,14 @@ pub enum FunctionGroup {
     ServerConfig,
     /// Changes a run-time parameter, including the `portcullis.*` settings that
     /// row-level security reads and the search path that analysis depends on.
+    /// The gateway denies these calls even where a policy permits them.
     Settings,
     /// Runs SQL passed as a string, which the gateway cannot analyze.
     QueryStrings,
+    /// Changes state outside the tables the statement names: sequences,
+    /// notifications to other sessions and advisory locks. The `read_only`
+    /// guardrail denies them too.
+    Writes,
     /// A function or procedure defined on the target, whose statements the
     /// gateway cannot see.
     UserDefined,
@@ -63,6 +68,7 @@ impl FunctionGroup {
             FunctionGroup::ServerConfig => "server_config",
             FunctionGroup::Settings => "settings",
             FunctionGroup::QueryStrings => "query_strings",
+            FunctionGroup::Writes => "writes",
             FunctionGroup::UserDefined => "user_defined",
         }
     }
@@ -128,6 +134,23 @@ pub const GUARDED_FUNCTIONS: &[(&str, FunctionGroup)] = &[
     ("cursor_to_xmlschema", FunctionGroup::QueryStrings),
     ("ts_stat", FunctionGroup::QueryStrings),
     ("ts_rewrite", FunctionGroup::QueryStrings),
+    // Writes that no relation check covers. A column default that calls nextval
+    // runs on the server without the statement naming it, so INSERTs that rely
+    // on a serial column need no permit.
+    ("nextval", FunctionGroup::Writes),
+    ("setval", FunctionGroup::Writes),
+    ("pg_notify", FunctionGroup::Writes),
+    ("pg_advisory_lock", FunctionGroup::Writes),
+    ("pg_advisory_lock_shared", FunctionGroup::Writes),
+    ("pg_advisory_xact_lock", FunctionGroup::Writes),
+    ("pg_advisory_xact_lock_shared", FunctionGroup::Writes),
+    ("pg_try_advisory_lock", FunctionGroup::Writes),
+    ("pg_try_advisory_lock_shared", FunctionGroup::Writes),
+    ("pg_try_advisory_xact_lock", FunctionGroup::Writes),
+    ("pg_try_advisory_xact_lock_shared", FunctionGroup::Writes),
+    ("pg_advisory_unlock", FunctionGroup::Writes),
+    ("pg_advisory_unlock_shared", FunctionGroup::Writes),
+    ("pg_advisory_unlock_all", FunctionGroup::Writes),
 ];
 
 /// Functions whose name starts with this prefix belong to the dblink extension

@@ -8,7 +8,8 @@
 //! deny_delete_without_where = true  # TRUNCATE counts as a DELETE without WHERE
 //! deny_ddl = true
 //! deny_multi_statement = true       # one statement per simple-query message
-//! read_only = true                  # no write, DDL, GRANT, maintenance, COPY FROM, CALL or DO
+//! read_only = true                  # no write, DDL, GRANT, maintenance, COPY FROM, CALL, DO,
+//!                                   # nextval, setval, pg_notify or advisory lock
 //! max_rows = 1000                   # returned in the decision for the relay to enforce
 //! ```
 //!
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::decision::DenyReason;
 use crate::error::LoadError;
+use crate::function::{guarded_function, FunctionGroup};
 
 /// One `[[guardrails]]` section.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -249,6 +251,16 @@ fn write_in(facts: &StatementFacts, kind: &StatementKind) -> Option<String> {
     });
     if written.is_some() {
         return written;
+    }
+    let writing_function = facts
+        .functions
+        .iter()
+        .find(|function| guarded_function(&function.name) == Some(FunctionGroup::Writes));
+    if let Some(function) = writing_function {
+        return Some(format!(
+            "function {} changes sequences, notifies other sessions or takes locks",
+            function.name
+        ));
     }
     let writes = matches!(
         kind,

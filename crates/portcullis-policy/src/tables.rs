@@ -17,6 +17,11 @@ pub struct TargetTables {
     /// a `call_function` permit, because it runs statements the gateway
     /// cannot see.
     pub functions: Vec<FunctionDef>,
+    /// The schemas that the upstream role's sessions search for unqualified
+    /// names, in order, as `current_schemas(false)` returns them (`$user`
+    /// resolved, schemas that do not exist left out). [`TargetTables::new`]
+    /// leaves it empty, so that unqualified names resolve only in pg_catalog.
+    pub search_path: Vec<String>,
 }
 
 /// One user-defined function or procedure of a target. Overloads share a
@@ -96,6 +101,7 @@ impl TargetTables {
             target: target.to_owned(),
             tables: Vec::new(),
             functions: Vec::new(),
+            search_path: Vec::new(),
         }
     }
 

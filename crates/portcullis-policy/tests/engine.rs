@@ -698,6 +698,38 @@ fn guardrails_report_every_broken_rule() {
 }
 
 #[test]
+fn read_only_denies_writing_functions() {
+    let (engine, _dir) = common::demo_engine();
+    let (mut session, request) = common::session(&engine, "carol");
+    for sql in [
+        "SELECT nextval('patients_id_seq')",
+        "SELECT setval('patients_id_seq', 1)",
+        "SELECT pg_notify('channel', 'payload')",
+        "SELECT pg_advisory_lock(1)",
+    ] {
+        let explanation = session.explain(sql, &common::analysis_context(), &request);
+        let denials = &explanation.statements[0].denials;
+        assert!(
+            denials.iter().any(|d| matches!(
+                d,
+                DenyReason::FunctionDenied { group: "writes", .. }
+            )),
+            "{sql}: {denials:?}"
+        );
+        assert!(
+            denials.iter().any(|d| matches!(
+                d,
+                DenyReason::Guardrail {
+                    rule: "read_only",
+                    ..
+                }
+            )),
+            "{sql}: {denials:?}"
+        );
+    }
+}
+
+#[test]
 fn truncate_counts_as_delete_without_where() {
     let (engine, _dir) = common::demo_engine();
     let (mut session, request) = common::session(&engine, "bob");

@@ -180,3 +180,28 @@ fn target_without_functions_checks_no_calls() {
     let statement = decide(&engine, "alice", "SELECT leak_ssn(1)");
     assert_eq!(statement.outcome, Outcome::Allow, "{:?}", statement.reason);
 }
+
+#[test]
+fn permitted_set_config_still_denied() {
+    let dir = common::policy_dir(&[]);
+    fs::write(
+        dir.path().join("settings.cedar"),
+        r#"@id("clinician.call-settings")
+permit (
+    principal in Portcullis::Role::"clinician",
+    action == Portcullis::Action::"call_function",
+    resource
+)
+when { resource.group == "settings" };"#,
+    )
+    .expect("write policy file");
+    let engine = engine(dir.path());
+
+    for sql in [
+        "SELECT set_config('search_path', 'research, public', false)",
+        "SELECT pg_catalog.set_config('standard_conforming_strings', 'off', true)",
+    ] {
+        let statement = decide(&engine, "alice", sql);
+        assert_eq!(statement.reason, Some(DenyReason::SettingsFunction), "{sql}");
+    }
+}

@@ -115,9 +115,68 @@ impl AnalysisError {
     }
 }
 
+/// The marker PostgreSQL's scanner puts before the token it failed on
+/// (`scanner_yyerror`: `%s at or near "%s"`).
+const NEAR_TOKEN: &str = " at or near \"";
+
+/// Removes the statement text that a parser message quotes, such as
+/// `at or near "'Zeb-Secret'"`, from `message` (or from any text that embeds
+/// one, like an [`AnalysisError::Parse`] display), for records kept in clear.
+/// The token may itself contain `"`, so everything up to the last `"` goes:
+/// the text after a parser message ("at character N; correct it ...") quotes
+/// nothing.
+///
+/// NOTE: only the scanner's "at or near" form is removed. Other analysis
+/// errors name relations, columns or settings as written, which is statement
+/// text too, though not a literal.
+pub fn without_statement_text(message: &str) -> std::borrow::Cow<'_, str> {
+    let Some(start) = message.find(NEAR_TOKEN) else {
+        return message.into();
+    };
+    let token_start = start + NEAR_TOKEN.len();
+    let end = match message[token_start..].rfind('"') {
+        Some(offset) => token_start + offset + 1,
+        None => message.len(),
+    };
+    format!("{}{}", &message[..start], &message[end..]).into()
+}
+
 fn at(position: Option<u32>) -> String {
     match position {
         Some(position) => format!(" at character {position}"),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statement_text_removed_from_parse_error() {
+        let error = AnalysisError::Parse {
+            message: "syntax error at or near \"'Zeb-Secret'\"".into(),
+            position: Some(50),
+        };
+        let clear = without_statement_text(&error.to_string()).into_owned();
+        assert!(!clear.contains("Zeb-Secret"), "{clear}");
+        assert_eq!(
+            clear,
+            "the statement could not be parsed: syntax error at character 50; correct it and send it again"
+        );
+    }
+
+    #[test]
+    fn token_with_quotes_removed_whole() {
+        let clear = without_statement_text("unterminated quoted string at or near \"'a\"b; c\"");
+        assert_eq!(clear, "unterminated quoted string");
+        let unclosed = without_statement_text("syntax error at or near \"secret");
+        assert_eq!(unclosed, "syntax error");
+    }
+
+    #[test]
+    fn other_messages_unchanged() {
+        let message = "syntax error at end of input";
+        assert_eq!(without_statement_text(message), message);
     }
 }

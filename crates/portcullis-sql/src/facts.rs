@@ -148,7 +148,8 @@ pub enum ColumnUsage {
     JoinCondition,
     /// In ORDER BY, including an aggregate's ORDER BY.
     OrderBy,
-    /// In GROUP BY or DISTINCT ON.
+    /// In GROUP BY or DISTINCT ON, or a result column of a plain DISTINCT or
+    /// of UNION, INTERSECT or EXCEPT without ALL, which compare exact values.
     GroupBy,
     /// In HAVING.
     Having,

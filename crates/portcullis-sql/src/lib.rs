@@ -65,7 +65,7 @@ pub use analyze::analyze;
 pub use cache::{StatementCache, MAX_CACHED_SQL_BYTES};
 pub use context::{AnalysisContext, Catalog, RelationDef, ViewDefinition};
 pub use copy_options::{copy_output_options, CopyDataFormat, CopyOptionsError, CopyOutputOptions};
-pub use error::AnalysisError;
+pub use error::{without_statement_text, AnalysisError};
 pub use facts::{
     Access, ByteRange, ColumnFacts, ColumnName, ColumnUsage, FunctionRef, OutputColumn,
     OutputSource, RelationAccess, RelationKind, RelationName, StatementFacts, UsageSet,

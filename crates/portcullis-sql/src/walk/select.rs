@@ -67,7 +67,12 @@ impl<'c> Analyzer<'c> {
         }
 
         let rows = if select.values_lists.is_empty() {
-            self.set_operation(select, &scope)?
+            let rows = self.set_operation(select, &scope)?;
+            if !select.all {
+                // UNION, INTERSECT and EXCEPT without ALL compare whole rows.
+                self.record_deduplicated(&rows);
+            }
+            rows
         } else {
             self.values(&select.values_lists, &scope)?
         };
@@ -113,6 +118,10 @@ impl<'c> Analyzer<'c> {
             self.order_item(sort.node.as_deref(), scope, &rows, ColumnUsage::OrderBy)?;
         }
         // A plain DISTINCT is a list holding one empty node.
+        let plain_distinct = matches!(select.distinct_clause.as_slice(), [only] if only.node.is_none());
+        if plain_distinct {
+            self.record_deduplicated(&rows);
+        }
         for item in select
             .distinct_clause
             .iter()
@@ -124,6 +133,16 @@ impl<'c> Analyzer<'c> {
         self.clause(select.limit_count.as_deref(), scope, ColumnUsage::Filter)?;
         self.locking(&select.locking_clause, scope)?;
         Ok(rows)
+    }
+
+    /// Records `GroupBy` on every result column of a DISTINCT or of a set
+    /// operation without ALL. They compare exact values (and a sort-based plan
+    /// returns rows in value order), as GROUP BY does, which a mask must not
+    /// reveal.
+    fn record_deduplicated(&mut self, rows: &[OutCol]) {
+        for row in rows {
+            self.facts.record_one(&row.lineage, ColumnUsage::GroupBy);
+        }
     }
 
     fn set_operation(
@@ -273,6 +292,9 @@ impl<'c> Analyzer<'c> {
                 .all(|(next, previous)| next.lineage == previous.lineage);
             combined = next;
             if stable {
+                if !select.all {
+                    self.record_deduplicated(&combined);
+                }
                 return Ok(Some(combined));
             }
         }

@@ -38,6 +38,7 @@ const FUNCTIONS_SQL: &str = "\
 /// type of each column and its user-defined functions.
 pub async fn read_target_tables(target: &UpstreamTarget) -> Result<(TargetTables, ColumnTypes)> {
     let client = connect(target).await?;
+    let search_path = read_search_path(&client, &target.name).await?;
     // pg_get_viewdef qualifies names that this search path does not find.
     client
         .batch_execute("SET search_path = public")
@@ -80,7 +81,24 @@ pub async fn read_target_tables(target: &UpstreamTarget) -> Result<(TargetTables
     let mut target_tables = TargetTables::new(&target.name);
     target_tables.tables = tables;
     target_tables.functions = read_functions(&client, &target.name).await?;
+    target_tables.search_path = search_path;
     Ok((target_tables, column_types))
+}
+
+/// Reads the schemas that a new session of the gateway's role searches, which
+/// the analyzer resolves unqualified names with. Clients cannot change the
+/// search path through the gateway, so it stays this value for the session.
+///
+/// NOTE: it is read once, when `serve` starts. After an `ALTER ROLE ... SET
+/// search_path` or `ALTER DATABASE ... SET search_path` on the target, or a
+/// new schema on the path, restart `serve`, or the gateway checks other
+/// tables than the server reads.
+async fn read_search_path(client: &tokio_postgres::Client, target: &str) -> Result<Vec<String>> {
+    let row = client
+        .query_one("SELECT pg_catalog.current_schemas(false)", &[])
+        .await
+        .with_context(|| format!("reading the search_path of target {target}"))?;
+    Ok(row.get(0))
 }
 
 async fn read_functions(client: &tokio_postgres::Client, target: &str) -> Result<Vec<FunctionDef>> {

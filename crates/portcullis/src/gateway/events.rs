@@ -138,7 +138,10 @@ impl SessionOwners {
             .meta("decision", decision)
             .payload(statement_payload(text));
         if let Some(reason) = reason {
-            audit = audit.meta("reason", reason);
+            // The client saw the whole reason. A parser message can quote a
+            // literal, which belongs only in the encrypted payload.
+            let clear = portcullis_sql::without_statement_text(&reason).into_owned();
+            audit = audit.meta("reason", clear);
         }
         if let Some(evidence) = evidence {
             audit = with_evidence(audit, &evidence);

@@ -26,6 +26,8 @@ pub struct PolicyRuntime {
     targets: Vec<TargetTables>,
     catalogs: HashMap<String, Arc<Catalog>>,
     mask_keys: HashMap<String, Arc<MaskKey>>,
+    /// The upstream role's search path per target, as read at load.
+    search_paths: HashMap<String, Vec<String>>,
     /// Column types per target, for masking `COPY … TO STDOUT`.
     column_types: HashMap<String, Arc<ColumnTypes>>,
 }
@@ -44,6 +46,10 @@ impl PolicyRuntime {
                 (tables.target.clone(), Arc::new(key))
             })
             .collect();
+        let search_paths = targets
+            .iter()
+            .map(|tables| (tables.target.clone(), tables.search_path.clone()))
+            .collect();
         let engine = PolicyEngine::load(&PolicySources::new(dir, targets.clone()))
             .with_context(|| format!("loading the policies in {}", dir.display()))?;
         Ok(PolicyRuntime {
@@ -52,6 +58,7 @@ impl PolicyRuntime {
             targets,
             catalogs,
             mask_keys,
+            search_paths,
             column_types: HashMap::new(),
         })
     }
@@ -81,6 +88,12 @@ impl PolicyRuntime {
     /// The analyzer's catalog of a target.
     pub fn catalog(&self, target: &str) -> Option<Arc<Catalog>> {
         self.catalogs.get(target).cloned()
+    }
+
+    /// Returns the search path that sessions on `target` resolve unqualified
+    /// names with: the upstream role's default, read at load.
+    pub fn search_path(&self, target: &str) -> Vec<String> {
+        self.search_paths.get(target).cloned().unwrap_or_default()
     }
 
     /// Decides whether the principal may connect, and returns the session's check.
@@ -115,9 +128,10 @@ impl PolicyRuntime {
             let reason = connect.reason.map(|reason| reason.to_string()).unwrap_or_default();
             return Err(Denial::NotPermitted(format!("policy denies connect to {target} for {user}: {reason}")));
         }
-        // The upstream session starts with the server's default search_path,
-        // "$user", public, where $user is the gateway's upstream role.
-        let analysis = AnalysisContext::new(catalog.clone(), vec![upstream_user.to_string(), "public".to_string()]);
+        // The upstream session keeps the role's default search path, because
+        // the gateway rejects every change of it.
+        let mut analysis = AnalysisContext::new(catalog.clone(), self.search_path(target));
+        analysis.current_user = Some(upstream_user.to_string());
         Ok(Arc::new(PolicyCheck::new(
             session,
             analysis,

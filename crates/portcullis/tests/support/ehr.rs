@@ -148,11 +148,11 @@ impl Ehr {
         }
     }
 
-    /// Has `persona` request its just-in-time role on the target for an hour, and erin
+    /// Has persona `name` request its just-in-time role on the target for an hour, and erin
     /// approve the request. The persona's next sessions run on the grant.
-    pub fn approve_just_in_time(&self, persona_name: &str) {
-        let (_, role, _, _, access) = persona(persona_name);
-        assert_eq!(*access, Access::JustInTime, "{persona_name} does not request a role just in time");
+    pub fn approve_just_in_time(&self, name: &str) {
+        let (_, role, _, _, access) = persona(name);
+        assert_eq!(*access, Access::JustInTime, "{name} does not request a role just in time");
         let request = |token: &str, args: &[&str]| {
             let mut full = vec!["--output", "json", "request"];
             full.extend_from_slice(args);
@@ -160,7 +160,7 @@ impl Ehr {
         };
         let reason = "schema change ticket 1187";
         let created = request(
-            self.token(persona_name),
+            self.token(name),
             &["create", "--role", role, "--target", TARGET, "--for", "1h", "--reason", reason],
         );
         let id = created.json()["id"].as_str().expect("request id").to_owned();
@@ -168,19 +168,19 @@ impl Ehr {
         assert_eq!(approved.json()["state"], "approved", "{approved}");
     }
 
-    /// Has `persona` break the glass with its password and a fresh TOTP code, and
+    /// Has persona `name` break the glass with its password and a fresh TOTP code, and
     /// returns the token `portcullis break-glass` prints. The persona's next sessions
     /// run on the break-glass grant.
-    pub async fn break_glass(&self, persona_name: &str) -> String {
-        let (_, role, _, _, access) = persona(persona_name);
+    pub async fn break_glass(&self, name: &str) -> String {
+        let (_, role, _, _, access) = persona(name);
         assert!(
             matches!(access, Access::BreakGlass { .. }),
-            "{persona_name} may not break the glass"
+            "{name} may not break the glass"
         );
-        let account = &self.accounts[persona_name];
+        let account = &self.accounts[name];
         let code = account.authenticator.next_code().await;
         let mut command = self.workdir.command(&[
-            "--output", "json", "break-glass", "--user", persona_name, "--reason",
+            "--output", "json", "break-glass", "--user", name, "--reason",
             "EHR outage, patient in resuscitation", "--password-stdin", "--totp", &code,
         ]);
         let granted = tokio::task::block_in_place(|| run_with_stdin(&mut command, &format!("{}\n", account.password)))
