@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::error::human;
 use crate::requests::rfc3339;
+use crate::text::{checked_text, TextField};
 use crate::{AccessError, AccessService, Actor};
 
 /// Input of a break-glass request.
@@ -87,10 +88,7 @@ impl AccessService {
                 max,
             });
         }
-        let reason = input.reason.trim().to_string();
-        if reason.is_empty() {
-            return Err(AccessError::MissingReason);
-        }
+        let reason = checked_text(TextField::Reason, &input.reason)?;
         let role = self.find_role(role).await?;
 
         let token = self.login(&input, duration).await?;
@@ -145,6 +143,9 @@ impl AccessService {
             .await?;
             return Err(error);
         }
+        // Checked after the login so that a caller without credentials cannot
+        // learn which targets exist.
+        self.check_target(input.target.as_deref()).await?;
 
         let now = self.clock.now();
         let grant = AccessGrant {
@@ -220,10 +221,8 @@ impl AccessService {
     /// Closes a review with the reviewer's notes. The reviewer must hold
     /// `break_glass.reviewers` and must not be the user who broke the glass.
     pub async fn close_review(&self, actor: &Actor, id: ReviewId, notes: &str) -> Result<BreakGlassReview, AccessError> {
-        let notes = notes.trim();
-        if notes.is_empty() {
-            return Err(AccessError::MissingNotes);
-        }
+        let notes = checked_text(TextField::Notes, notes)?;
+        let notes = notes.as_str();
         let (review, grant) = self.store.get_review(id).await?.ok_or(AccessError::ReviewNotFound(id))?;
         if review.reviewed_at.is_some() {
             return Err(AccessError::ReviewClosed(id));

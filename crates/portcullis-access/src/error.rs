@@ -10,6 +10,8 @@ use portcullis_core::{AccessRequestId, ReviewId};
 use portcullis_store::accounts::{LoginError, TokenError};
 use portcullis_store::StoreError;
 
+use crate::text::TextField;
+
 /// Class of an [`AccessError`], for callers such as the HTTP API that map it to a status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -30,10 +32,14 @@ pub enum ErrorKind {
 /// Reason an access operation was rejected or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
+    // The Token and Login messages contain their cause, so the cause is not also
+    // a `#[source]`: error chains (anyhow's `{:#}`) would print it twice.
     #[error("authentication failed: {0}; log in again with `portcullis login`")]
-    Token(#[source] TokenError),
-    #[error("{0}")]
-    Login(#[source] LoginError),
+    Token(TokenError),
+    /// The message is the one remote clients get. It names neither the user's id
+    /// nor the factor that was wrong, because the audit record has the details.
+    #[error("{}", .0.client_message())]
+    Login(LoginError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("writing the audit record failed, so nothing was changed: {0}")]
@@ -52,6 +58,12 @@ pub enum AccessError {
     MissingReason,
     #[error("review notes are required: record what was found")]
     MissingNotes,
+    #[error("the {field} is {length} characters long, over the limit of {max}; shorten it and refer to longer details, such as a ticket number")]
+    TextTooLong { field: TextField, length: usize, max: usize },
+    #[error("the {field} contains the control character U+{code:04X} at character {position}; use a single line of printable text")]
+    ControlCharacter { field: TextField, position: usize, code: u32 },
+    #[error("target {target} does not exist; `portcullis target list` shows the targets")]
+    UnknownTarget { target: String },
     #[error("access request {0} not found; `portcullis request list` shows the requests you may see")]
     RequestNotFound(AccessRequestId),
     #[error("access request {id} is {state}, not pending, so it cannot be decided")]
@@ -100,6 +112,9 @@ impl AccessError {
             | AccessError::ZeroDuration
             | AccessError::MissingReason
             | AccessError::MissingNotes
+            | AccessError::TextTooLong { .. }
+            | AccessError::ControlCharacter { .. }
+            | AccessError::UnknownTarget { .. }
             | AccessError::WrongBreakGlassRole { .. } => ErrorKind::Invalid,
             AccessError::RequestNotFound(_) | AccessError::ReviewNotFound(_) => ErrorKind::NotFound,
             AccessError::NotPending { .. }

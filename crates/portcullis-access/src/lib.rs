@@ -9,19 +9,21 @@
 mod break_glass;
 mod error;
 mod requests;
+mod text;
 
 use std::sync::Arc;
 
 use portcullis_alert::Alerts;
 use portcullis_audit::{AuditEvent, AuditLog};
 use portcullis_core::config::{AccessConfig, BreakGlassConfig};
-use portcullis_core::{Clock, TokenRecord, User};
+use portcullis_core::{Clock, TargetName, TokenRecord, User};
 use portcullis_store::accounts::Accounts;
 use portcullis_store::Store;
 
 pub use break_glass::{BreakGlassGrant, BreakGlassInput, OpenReview};
 pub use error::{AccessError, ErrorKind};
 pub use requests::{NewRequest, RequestView};
+pub use text::{checked_text, TextField, MAX_TEXT_CHARS};
 
 /// The access flows; cheap to share behind an `Arc`.
 pub struct AccessService {
@@ -32,6 +34,8 @@ pub struct AccessService {
     clock: Arc<dyn Clock>,
     access: AccessConfig,
     break_glass: BreakGlassConfig,
+    /// Targets defined in the configuration file; the store contains the others.
+    config_targets: Vec<String>,
 }
 
 /// An authenticated user acting on requests, with the token they presented.
@@ -62,7 +66,15 @@ impl AccessService {
             clock,
             access,
             break_glass,
+            config_targets: Vec::new(),
         }
+    }
+
+    /// Sets the targets defined in the configuration file, which requests may
+    /// name besides the targets in the store.
+    pub fn with_config_targets(mut self, names: impl IntoIterator<Item = String>) -> AccessService {
+        self.config_targets = names.into_iter().collect();
+        self
     }
 
     /// Identifies the user presenting `token_text`.
@@ -85,6 +97,20 @@ impl AccessService {
         Ok(memberships
             .iter()
             .any(|membership| membership.role.name.as_str() == role))
+    }
+
+    /// Rejects a target that neither the configuration file nor the store defines.
+    async fn check_target(&self, target: Option<&str>) -> Result<(), AccessError> {
+        let Some(target) = target else { return Ok(()) };
+        if self.config_targets.iter().any(|name| name == target) {
+            return Ok(());
+        }
+        let unknown = || AccessError::UnknownTarget { target: target.to_string() };
+        let name = TargetName::new(target).map_err(|_| unknown())?;
+        match self.store.get_target_by_name(&name).await? {
+            Some(_) => Ok(()),
+            None => Err(unknown()),
+        }
     }
 
     async fn record(&self, event: AuditEvent) -> Result<(), AccessError> {

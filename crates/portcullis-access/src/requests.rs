@@ -12,6 +12,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::error::human;
+use crate::text::{checked_text, TextField};
 use crate::{AccessError, AccessService, Actor};
 
 /// A new just-in-time request.
@@ -67,10 +68,8 @@ impl AccessService {
                 max: rule.max_duration,
             });
         }
-        let reason = new.reason.trim();
-        if reason.is_empty() {
-            return Err(AccessError::MissingReason);
-        }
+        let reason = checked_text(TextField::Reason, &new.reason)?;
+        self.check_target(new.target.as_deref()).await?;
         let role = self.find_role(&new.role).await?;
 
         let now = self.clock.now();
@@ -81,7 +80,7 @@ impl AccessService {
             role: role.name,
             target: new.target,
             duration: new.duration,
-            reason: reason.to_string(),
+            reason,
             state: RequestState::Pending,
             created_at: now,
             expires_at: now + self.access.request_ttl,

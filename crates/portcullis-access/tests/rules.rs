@@ -70,7 +70,8 @@ impl Harness {
             reviewers: "approvers".to_string(),
             max_duration: Duration::from_secs(3600),
         };
-        let service = AccessService::new(accounts.clone(), audit, alerts, clock.clone(), access, break_glass);
+        let service = AccessService::new(accounts.clone(), audit, alerts, clock.clone(), access, break_glass)
+            .with_config_targets(["clinic".to_string()]);
         let harness = Harness {
             _dir: dir,
             clock,

@@ -6,9 +6,12 @@
 //! credential is not handed out.
 
 mod error;
+mod error_body;
 mod health;
 mod login;
 mod openapi;
+mod openapi_scim;
+mod password;
 pub mod scim;
 mod requests;
 mod server;
@@ -20,6 +23,7 @@ use portcullis_audit::AuditLog;
 use portcullis_store::accounts::Accounts;
 
 pub use error::ApiError;
+pub use error_body::MAX_BODY_BYTES;
 pub use openapi::openapi_document;
 pub use server::{router, serve, ServeError};
 

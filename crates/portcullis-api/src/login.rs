@@ -116,7 +116,7 @@ async fn issue(
 }
 
 /// Records a failed login and turns it into the generic client error.
-async fn reject(state: &ApiState, error: LoginError, user_name: &str, peer: SocketAddr) -> ApiError {
+pub(crate) async fn reject(state: &ApiState, error: LoginError, user_name: &str, peer: SocketAddr) -> ApiError {
     let (event_type, outcome_label) = match &error {
         LoginError::AddressLocked { .. } | LoginError::UserLocked { .. } => {
             (event_types::AUTH_LOCKOUT, "locked_out")

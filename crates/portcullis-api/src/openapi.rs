@@ -3,12 +3,15 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::openapi_scim::ScimPaths;
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Portcullis API", description = "Login with MFA, access tokens, health and metrics of the Portcullis gateway."),
     paths(
         crate::login::login,
         crate::login::logout,
+        crate::password::change_password,
         crate::requests::create,
         crate::requests::list,
         crate::requests::show,
@@ -22,14 +25,17 @@ use utoipa::{Modify, OpenApi};
     components(schemas(
         crate::login::LoginRequest,
         crate::login::LoginResponse,
+        crate::password::PasswordChangeRequest,
+        crate::password::PasswordChangeResponse,
         crate::requests::CreateRequestBody,
         crate::error::ErrorBody
     )),
-    modifiers(&BearerScheme),
+    modifiers(&BearerScheme, &ScimPaths),
     tags(
         (name = "tokens", description = "Access tokens: what native database clients present as their password"),
         (name = "requests", description = "Just-in-time access requests and their approvals"),
         (name = "operations", description = "Probes and metrics"),
+        (name = "scim", description = "SCIM 2.0 provisioning of users and groups, when scim.enabled is set"),
     )
 )]
 struct ApiDoc;

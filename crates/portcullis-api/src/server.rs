@@ -3,12 +3,14 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
 
-use crate::{health, login, openapi_document, requests, ApiState};
+use crate::error_body::{json_errors, MAX_BODY_BYTES};
+use crate::{health, login, openapi_document, password, requests, ApiState};
 
 /// Errors starting the listener.
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +25,7 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// Builds the API's router.
+/// Builds the API's router. Every error response is JSON (see `error_body`).
 pub fn router(state: Arc<ApiState>) -> Router {
     let mut router = Router::new();
     if let Some(scim) = &state.scim {
@@ -32,6 +34,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
     router
         .route("/v1/login", post(login::login))
         .route("/v1/logout", post(login::logout))
+        .route("/v1/password", post(password::change_password))
         .route("/v1/requests", post(requests::create).get(requests::list))
         .route("/v1/requests/{id}", get(requests::show))
         .route("/v1/requests/{id}/approve", post(requests::approve))
@@ -41,6 +44,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(|| async { Json(openapi_document()) }))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(json_errors))
         .with_state(state)
 }
 

@@ -17,6 +17,8 @@ pub mod event_types {
     pub const AUTH_MFA_FAILED: &str = "auth.mfa.failed";
     /// A login was refused because the user name or source address is locked out.
     pub const AUTH_LOCKOUT: &str = "auth.lockout";
+    /// A user replaced their own password.
+    pub const AUTH_PASSWORD_CHANGED: &str = "auth.password_changed";
     pub const TOKEN_ISSUED: &str = "token.issued";
     pub const TOKEN_REVOKED: &str = "token.revoked";
     pub const USER_CREATED: &str = "user.created";

@@ -45,6 +45,9 @@ pub enum Command {
     Login(LoginArgs),
     /// Revoke an access token.
     Logout(LogoutArgs),
+    /// Replace your password, such as a one-time password, with the current password
+    /// and a TOTP code.
+    Password(PasswordArgs),
     /// Manage users and service accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -334,6 +337,23 @@ pub struct LoginArgs {
     /// Token lifetime, such as "1h" or "30m" (default and maximum come from `auth.*`).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub lifetime: Option<std::time::Duration>,
+    /// Base URL of the API; defaults to `api.listen` of the configuration.
+    #[arg(long)]
+    pub api_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    /// Portcullis user name.
+    #[arg(long, short)]
+    pub user: String,
+    /// Read the current password (first line) and the new one (second line) from
+    /// standard input instead of prompts.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Current 6-digit TOTP code; prompted for when missing.
+    #[arg(long)]
+    pub totp: Option<String>,
     /// Base URL of the API; defaults to `api.listen` of the configuration.
     #[arg(long)]
     pub api_url: Option<String>,

@@ -60,6 +60,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::login::logout(&config, args).await?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Password(args) => {
+            let config = portcullis_core::config::Config::load(&cli.config)?;
+            commands::login::change_password(&config, args).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Audit(AuditCommand::Verify(args)) => {
             logging::init_default();
             let config = portcullis_core::config::Config::load(&cli.config)?;
@@ -86,7 +91,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Access(AccessCommand::Report) => commands::break_glass::report(&context, output).await?,
         Command::Request(args) => commands::request::run(&context, &args, output).await?,
         Command::BreakGlass(args) => commands::break_glass::run(&context, &args, output).await?,
-        Command::Init(_) | Command::Demo(_) | Command::Login(_) | Command::Logout(_) => {}
+        Command::Init(_) | Command::Demo(_) | Command::Login(_) | Command::Logout(_) | Command::Password(_) => {}
     }
     Ok(ExitCode::SUCCESS)
 }

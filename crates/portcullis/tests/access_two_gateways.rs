@@ -147,7 +147,11 @@ async fn revoke_on_one_instance_ends_session_on_other() {
     let add = |name: &str| Account::from_json(&cli(&["user", "add", name, "--output", "json"]).json());
     let dave = add("dave");
     let erin = add("erin");
-    cli(&["role", "grant", "approvers", "erin", "--by", "erin"]);
+    // This store has no administrator yet, so the first one grants the role to themselves.
+    cli(&["role", "add", "admin"]);
+    add("boss");
+    cli(&["role", "grant", "admin", "boss", "--by", "boss"]);
+    cli(&["role", "grant", "approvers", "erin", "--by", "boss"]);
 
     let client = https_client(&workdir);
     let gateway_a = Instance::start(&workdir, &workdir.config, &store_url, workdir.api_port, pg_a, &client).await;

@@ -7,7 +7,7 @@
 //! sessions through the gateway's revocation watcher. A deleted user stays in the store,
 //! disabled, for the audit trail, and is no longer visible over SCIM.
 
-mod error;
+pub(crate) mod error;
 mod filter;
 mod groups;
 mod patch;

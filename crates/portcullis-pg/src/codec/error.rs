@@ -111,7 +111,7 @@ pub enum DecodeError {
     },
 
     /// The length field of a tagged message is above the configured maximum.
-    #[error("message of {length} bytes exceeds the maximum of {max} bytes (max_message_size)")]
+    #[error("message of {length} bytes exceeds the maximum of {max} bytes; raise postgres.max_message_bytes to allow it")]
     MessageTooLarge {
         /// Message type byte.
         tag: Tag,

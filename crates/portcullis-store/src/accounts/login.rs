@@ -51,7 +51,21 @@ impl Accounts {
     ) -> Result<IssuedToken, LoginError> {
         let now = self.clock.now();
         let lifetime = self.token_lifetime(requested_lifetime)?;
+        let (account, credentials) = self.authenticate(name, password, totp_code, source, now).await?;
+        self.issue_token(account, &credentials, source, now, lifetime)
+            .await
+    }
 
+    /// Checks the lockouts, the password, the account state and the TOTP code as
+    /// [`Accounts::login`] describes, and counts a failure towards both lockouts.
+    pub(super) async fn authenticate(
+        &self,
+        name: &str,
+        password: &str,
+        totp_code: &str,
+        source: IpAddr,
+        now: OffsetDateTime,
+    ) -> Result<(User, Credentials), LoginError> {
         let address = address_key(source);
         let address_policy = &self.config.address_lockout;
         if let Some(until) = self.locked_until(&address, address_policy, now).await? {
@@ -85,10 +99,9 @@ impl Accounts {
             .verify_factors(&user_name, password, totp_code, now)
             .await
         {
-            Ok((account, credentials)) => {
+            Ok(verified) => {
                 self.store.clear_auth_failures(&user).await?;
-                self.issue_token(account, &credentials, source, now, lifetime)
-                    .await
+                Ok(verified)
             }
             Err(error) => {
                 if error.counts_as_failure() {

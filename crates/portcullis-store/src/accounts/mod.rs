@@ -4,6 +4,7 @@
 
 mod errors;
 mod login;
+mod password;
 mod tokens;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use portcullis_core::{
 
 pub use errors::{AccountError, LoginError, TokenError};
 pub use login::IssuedToken;
+pub use password::{PasswordChangeError, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 pub use tokens::Authenticated;
 
 use crate::error::StoreError;

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use crate::cli::{AccessReviewArgs, OutputFormat};
 use crate::context::Context;
 use crate::output::{print_table, rfc3339};
-use review::{Holding, HoldingSource, ReviewRow, Usage};
+use review::{Holding, HoldingSource, PrivilegedRoles, ReviewRow, Usage};
 
 const SECONDS_PER_DAY: u64 = 86_400;
 
@@ -67,13 +67,23 @@ async fn load_holdings(store: &dyn Store, now: OffsetDateTime) -> Result<Vec<Hol
 /// `portcullis audit verify` checks it.
 fn load_usage(context: &Context) -> Result<Usage> {
     let log_path = context.audit_config().log_path();
-    let admin_roles = &context.config.alerts.admin_roles;
+    let privileged = PrivilegedRoles {
+        admin: context.config.alerts.admin_roles.clone(),
+        approvers: context
+            .config
+            .access
+            .roles
+            .iter()
+            .map(|(role, rule)| (role.clone(), rule.approvers.clone()))
+            .collect(),
+        reviewers: context.config.break_glass.reviewers.clone(),
+    };
     let mut usage = Usage::default();
     let records = read_records(&log_path, RecordFilter::default(), None)
         .with_context(|| format!("reading the audit log {}", log_path.display()))?;
     for record in records {
         let record = record.with_context(|| format!("reading the audit log {}", log_path.display()))?;
-        usage.observe(&record.record, admin_roles);
+        usage.observe(&record.record, &privileged);
     }
     Ok(usage)
 }

@@ -6,7 +6,7 @@ use anyhow::{bail, Context as _, Result};
 use portcullis_core::config::Config;
 use serde_json::{json, Value};
 
-use crate::cli::{LoginArgs, LogoutArgs, OutputFormat};
+use crate::cli::{LoginArgs, LogoutArgs, OutputFormat, PasswordArgs};
 
 /// Environment variable read for the password when no other source is given.
 const PASSWORD_ENV: &str = "PORTCULLIS_PASSWORD";
@@ -48,10 +48,48 @@ pub async fn login(config: &Config, args: &LoginArgs, output: OutputFormat) -> R
                 value["expires_at"].as_str().unwrap_or_default()
             );
             if value["password_change_required"].as_bool() == Some(true) {
-                eprintln!("Your password is a one-time password; ask an administrator to set a permanent one.");
+                eprintln!("Your password is a one-time password; choose your own with `portcullis password`.");
             }
         }
     }
+    Ok(())
+}
+
+/// `portcullis password`: replaces the user's password through `POST /v1/password`.
+pub async fn change_password(config: &Config, args: &PasswordArgs) -> Result<()> {
+    let (current, new_password) = if args.password_stdin {
+        (read_line_stdin()?, read_line_stdin()?)
+    } else {
+        if !std::io::stdin().is_terminal() {
+            bail!("no passwords given: use --password-stdin with the current and the new password on two lines");
+        }
+        let current = prompt_hidden("Current password: ")?;
+        let new_password = prompt_hidden("New password: ")?;
+        if prompt_hidden("New password again: ")? != new_password {
+            bail!("the two new passwords differ; nothing changed");
+        }
+        (current, new_password)
+    };
+    let totp = match &args.totp {
+        Some(code) => code.clone(),
+        None => prompt("TOTP code: ")?,
+    };
+    let body = json!({"user": args.user, "current_password": current, "totp": totp, "new_password": new_password});
+
+    let client = http_client(config)?;
+    let url = format!("{}/v1/password", api_base(config, args.api_url.as_deref()));
+    let response = client
+        .post(&url)
+        .json(&body)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the Portcullis API at {url}; is `portcullis serve` running?"))?;
+    let status = response.status();
+    let value: Value = response.json().await.context("reading the API response")?;
+    if !status.is_success() {
+        bail!("password change failed ({status}): {}", value["error"].as_str().unwrap_or("no reason given"));
+    }
+    eprintln!("Password changed for {}. Tokens issued before stay valid.", args.user);
     Ok(())
 }
 

@@ -97,7 +97,10 @@ async fn reload(context: &Context, output: OutputFormat) -> Result<ExitCode> {
             "policy set {hash} recorded; running gateways put it in force within about 1 s (previous: {})",
             previous.as_deref().unwrap_or("none recorded")
         ),
-        OutputFormat::Table | OutputFormat::Csv => println!("policy set {hash} is already the recorded set; nothing changed"),
+        OutputFormat::Table | OutputFormat::Csv => println!(
+            "policy set {hash} is already the recorded set; a running gateway that enforces another set \
+             loads its policy directory again within about 5 s"
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -139,7 +142,7 @@ async fn explain(context: &Context, user: &str, target: &str, sql: &str, output:
         via_break_glass: false,
         mfa_age_seconds: 0,
     };
-    let analysis = AnalysisContext::new(catalog, vec![user.to_string(), "public".to_string()]);
+    let analysis = AnalysisContext::new(catalog, runtime.search_path(target));
     let explanation = session.explain(sql, &analysis, &request);
     match output {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&explanation)?),

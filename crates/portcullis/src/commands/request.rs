@@ -40,7 +40,8 @@ impl AccessRun {
             Arc::new(SystemClock),
             context.config.access.clone(),
             context.config.break_glass.clone(),
-        );
+        )
+        .with_config_targets(context.config.targets.keys().cloned());
         Ok(AccessRun { service, audit, alerts })
     }
 
@@ -118,7 +119,7 @@ fn print_request(view: &RequestView, output: OutputFormat) {
         return;
     }
     print_table(&["ID", "STATE", "REQUESTER", "ROLE", "TARGET", "FOR", "APPROVALS", "ENDS"], vec![row(view)]);
-    println!("reason: {}", view.request.reason);
+    println!("reason: {}", crate::output::escape_controls(&view.request.reason));
 }
 
 fn row(view: &RequestView) -> Vec<String> {

@@ -3,11 +3,12 @@
 use anyhow::{anyhow, bail, Result};
 use portcullis_alert::{Alert, AlertKind, Severity};
 use portcullis_audit::{event_types, AuditEvent, Outcome};
-use portcullis_core::{Role, RoleGrant, RoleId, RoleName};
+use portcullis_core::{Role, RoleGrant, RoleId, RoleName, User, UserId};
 use portcullis_store::Store;
 
 use crate::cli::{OutputFormat, RoleCommand};
 use crate::commands::alerting;
+use crate::commands::init::ADMIN_ROLE;
 use crate::commands::user::find_user;
 use crate::context::{operator, Context};
 use crate::output::print_table;
@@ -45,6 +46,7 @@ pub async fn run(context: &Context, command: &RoleCommand, output: OutputFormat)
                 let role = find_role(store.as_ref(), role).await?;
                 let user = find_user(&accounts, user).await?;
                 let admin = find_user(&accounts, granted_by).await?;
+                check_grantor(store.as_ref(), &admin, &user, &role).await?;
                 if holds_role(store.as_ref(), &user, &role).await? {
                     println!("{} already holds role {}", user.name, role.name);
                     return Ok(());
@@ -112,6 +114,44 @@ fn role_granted_alert(context: &Context, role: &Role, user: &portcullis_core::Us
         .detail("role", role.name.to_string())
         .detail("granted_by", admin.name.to_string())
         .detail("operator", operator())
+}
+
+/// Checks the administrator named by `role grant --by`, who must be an enabled
+/// member of the admin role other than the grantee. The one exception starts a
+/// store without administrators, such as a new PostgreSQL store. While no enabled
+/// user is a member of the admin role, a user may grant that role to themselves.
+async fn check_grantor(store: &dyn Store, admin: &User, grantee: &User, role: &Role) -> Result<()> {
+    let admins = enabled_admins(store).await?;
+    if admins.is_empty() && role.name.as_str() == ADMIN_ROLE && admin.id == grantee.id && !admin.disabled {
+        return Ok(());
+    }
+    if admin.disabled {
+        bail!("user {} is disabled and cannot grant roles; name an enabled administrator with --by", admin.name);
+    }
+    if !admins.iter().any(|id| *id == admin.id) {
+        bail!(
+            "user {} does not hold role {ADMIN_ROLE} and cannot grant roles; name an administrator with --by \
+             (`portcullis role list` shows the members of {ADMIN_ROLE})",
+            admin.name
+        );
+    }
+    if admin.id == grantee.id {
+        bail!("user {} cannot grant a role to themselves; another administrator must grant it with --by", admin.name);
+    }
+    Ok(())
+}
+
+/// Returns the ids of the enabled users who hold the admin role.
+async fn enabled_admins(store: &dyn Store) -> Result<Vec<UserId>> {
+    let Some(role) = store.get_role_by_name(&RoleName::new(ADMIN_ROLE)?).await? else {
+        return Ok(Vec::new());
+    };
+    let members = store.list_role_members(role.id).await?;
+    Ok(members
+        .iter()
+        .filter(|member| !member.user.disabled)
+        .map(|member| member.user.id)
+        .collect())
 }
 
 async fn holds_role(store: &dyn Store, user: &portcullis_core::User, role: &Role) -> Result<bool> {

@@ -71,7 +71,8 @@ pub async fn run(context: Context) -> Result<()> {
             Arc::new(portcullis_core::SystemClock),
             config.access.clone(),
             config.break_glass.clone(),
-        ))),
+        )
+        .with_config_targets(config.targets.keys().cloned()))),
         scim: start_scim(config, &accounts, &audit, &alerts).await?,
     });
     let api_handle = Handle::new();

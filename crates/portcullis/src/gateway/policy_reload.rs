@@ -3,11 +3,15 @@
 //! `portcullis policy reload` validates the policy directory, records the new
 //! set's SHA-256 in the store's `meta` table under [`POLICY_HASH_KEY`] and
 //! audits the change ([`record_policy_set_changed`]). Every `serve` instance
-//! that shares the store polls that value about once a second. When it
-//! changes, the instance loads its own policy directory and puts the set in
-//! force only if it hashes to the recorded value, so no instance enforces a
-//! set that `policy reload` did not validate. SIGHUP loads the directory as it
-//! is, without that comparison.
+//! that shares the store polls that value about once a second. When the
+//! recorded hash is not the hash of the set in force, the instance loads its
+//! own policy directory. It puts that set in force only if it hashes to the
+//! recorded value, so no instance enforces a set that `policy reload` did not
+//! validate. A failed attempt is retried every [`RETRY_INTERVAL`] while the
+//! two hashes differ, so restoring the files is enough to recover, and the
+//! same failure is logged and audited once. SIGHUP loads the directory as it
+//! is, without that comparison; if that set is not the recorded one, the next
+//! poll reports the mismatch.
 //!
 //! A new set applies to new sessions and to open sessions from their next
 //! statement on (the engine swaps its snapshot, and each session notices with
@@ -15,7 +19,7 @@
 //! the set in force, logs the error and audits the failure.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use portcullis_audit::{event_types, AuditEvent, AuditLog, Outcome};
 use portcullis_policy::{LoadError, PolicySnapshot};
@@ -30,6 +34,10 @@ pub const POLICY_HASH_KEY: &str = "policy_sha256";
 
 /// How often `serve` reads [`POLICY_HASH_KEY`].
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How long an instance waits before it loads the policy directory again
+/// after it failed to put the recorded set in force.
+const RETRY_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Store read failures logged in a row before the watcher logs only every
 /// hundredth one.
@@ -65,8 +73,9 @@ pub enum ReloadError {
     },
     /// The directory changed after `policy reload` validated it.
     #[error(
-        "the policy directory {dir} hashes to {found}, but `portcullis policy reload` validated {expected}; \
-         the policy set in force stays; run `portcullis policy reload` again once the files are final"
+        "the policy directory {dir} hashes to {found}, but `portcullis policy reload` validated {expected}, \
+         so the policy set in force stays; the instance loads the directory again every 5 s, so restore the \
+         validated files or run `portcullis policy reload` again once the files are final"
     )]
     HashMismatch { dir: String, expected: String, found: String },
     /// The audit log did not record the change, so it is not made.
@@ -100,7 +109,8 @@ pub async fn watch_policy_set(runtime: Arc<PolicyRuntime>, store: Arc<dyn Store>
             None
         }
     };
-    let mut seen = initial_hash(&runtime, store.as_ref()).await;
+    record_initial_hash(&runtime, store.as_ref()).await;
+    let mut retry = Retry::default();
     let mut failures: u64 = 0;
     let mut interval = tokio::time::interval(POLL_INTERVAL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -109,11 +119,14 @@ pub async fn watch_policy_set(runtime: Arc<PolicyRuntime>, store: Arc<dyn Store>
             _ = interval.tick() => match store.get_meta(POLICY_HASH_KEY).await {
                 Ok(value) => {
                     failures = 0;
-                    if value == seen {
+                    let Some(hash) = value else { continue };
+                    if hash == runtime.engine.policy_hash() {
+                        retry = Retry::default();
                         continue;
                     }
-                    seen = value.clone();
-                    let Some(hash) = value else { continue };
+                    if !retry.is_due(&hash) {
+                        continue;
+                    }
                     Trigger::Requested { hash }
                 }
                 Err(error) => {
@@ -126,25 +139,63 @@ pub async fn watch_policy_set(runtime: Arc<PolicyRuntime>, store: Arc<dyn Store>
             },
             Some(()) = hangup_received(&mut hangup) => Trigger::Hangup,
         };
-        apply(&runtime, &audit, &instance, &trigger).await;
+        let Err(error) = apply(&runtime, &audit, &instance, &trigger).await else { continue };
+        let first_report = match &trigger {
+            Trigger::Requested { hash } => retry.record_failure(hash, &error),
+            Trigger::Hangup => true,
+        };
+        if first_report {
+            report_failure(&runtime, &audit, &instance, &trigger, &error).await;
+        } else {
+            tracing::debug!(%error, "policy reload retry failed again");
+        }
     }
 }
 
-/// Returns the hash recorded in the store, first recording the set in force
-/// when the store contains none, so the first `policy reload` has a previous hash.
-async fn initial_hash(runtime: &PolicyRuntime, store: &dyn Store) -> Option<String> {
+/// Attempts to put one recorded hash in force that failed before.
+#[derive(Debug, Default)]
+struct Retry {
+    /// The recorded hash of the last failed attempt.
+    hash: Option<String>,
+    /// The error of the last failed attempt, to report each distinct error once.
+    error: String,
+    next_attempt: Option<Instant>,
+}
+
+impl Retry {
+    /// Returns whether the instance should load its directory for `hash` now:
+    /// at once for a hash it has not tried, then every [`RETRY_INTERVAL`].
+    fn is_due(&self, hash: &str) -> bool {
+        if self.hash.as_deref() != Some(hash) {
+            return true;
+        }
+        self.next_attempt.is_none_or(|at| Instant::now() >= at)
+    }
+
+    /// Notes a failed attempt and returns whether its error is new for this hash.
+    fn record_failure(&mut self, hash: &str, error: &ReloadError) -> bool {
+        let error = error.to_string();
+        let is_new = self.hash.as_deref() != Some(hash) || self.error != error;
+        self.hash = Some(hash.to_owned());
+        self.error = error;
+        self.next_attempt = Some(Instant::now() + RETRY_INTERVAL);
+        is_new
+    }
+}
+
+/// Records the set in force when the store contains no hash, so the first
+/// `policy reload` has a previous hash.
+async fn record_initial_hash(runtime: &PolicyRuntime, store: &dyn Store) {
     match store.get_meta(POLICY_HASH_KEY).await {
-        Ok(Some(hash)) => Some(hash),
+        Ok(Some(_)) => {}
         Ok(None) => {
             let hash = runtime.engine.policy_hash();
             if let Err(error) = store.set_meta(POLICY_HASH_KEY, &hash).await {
                 tracing::error!(%error, "recording the policy set in force in the store failed");
             }
-            Some(hash)
         }
         Err(error) => {
             tracing::error!(%error, "reading the requested policy set from the store failed; retrying");
-            None
         }
     }
 }
@@ -156,14 +207,15 @@ async fn hangup_received(hangup: &mut Option<Signal>) -> Option<()> {
     }
 }
 
-/// Loads the policy directory and puts it in force, or audits and logs why not.
-async fn apply(runtime: &PolicyRuntime, audit: &AuditLog, instance: &str, trigger: &Trigger) {
+/// Loads the policy directory and puts it in force.
+async fn apply(runtime: &PolicyRuntime, audit: &AuditLog, instance: &str, trigger: &Trigger) -> Result<(), ReloadError> {
+    let snapshot = load_checked(runtime, trigger)?;
+    put_in_force(runtime, audit, instance, trigger, snapshot).await
+}
+
+/// Logs and audits why a policy set was not put in force.
+async fn report_failure(runtime: &PolicyRuntime, audit: &AuditLog, instance: &str, trigger: &Trigger, error: &ReloadError) {
     let previous = runtime.engine.policy_hash();
-    let result = match load_checked(runtime, trigger) {
-        Ok(snapshot) => put_in_force(runtime, audit, instance, trigger, snapshot).await,
-        Err(error) => Err(error),
-    };
-    let Err(error) = result else { return };
     tracing::error!(%error, trigger = trigger.name(), policy_sha256 = %previous, "policy reload failed");
     let event = AuditEvent::new(event_types::POLICY_RELOADED, "policy reload failed", Outcome::Failure)
         .meta("policy_sha256", previous)

@@ -52,7 +52,7 @@ fn frame_rejects_oversized_length_from_header_alone() {
     let error = decoder.decode(&mut buf).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "message of 2147483647 bytes exceeds the maximum of 1024 bytes (max_message_size)"
+        "message of 2147483647 bytes exceeds the maximum of 1024 bytes; raise postgres.max_message_bytes to allow it"
     );
     assert_eq!(error.sqlstate(), SqlState::PROGRAM_LIMIT_EXCEEDED);
     assert!(

@@ -46,6 +46,56 @@ pub struct Holding {
     pub granted_at: OffsetDateTime,
 }
 
+/// Decisions on other users' access. Each exercises the approver role of the
+/// requested role (`meta.role`). A revocation counts only when the actor is not
+/// the requester, because withdrawing one's own request needs no role.
+const APPROVER_EVENTS: &[&str] = &[
+    event_types::ACCESS_APPROVAL_RECORDED,
+    event_types::ACCESS_APPROVED,
+    event_types::ACCESS_DENIED,
+    event_types::ACCESS_GRANT_REVOKED,
+    event_types::ACCESS_REQUEST_WITHDRAWN,
+];
+
+/// The roles whose use shows only in administrative records, from the configuration.
+#[derive(Debug, Default)]
+pub struct PrivilegedRoles {
+    /// `alerts.admin_roles`: exercised by role, user, target and policy changes.
+    pub admin: Vec<String>,
+    /// Approver role of each requestable role (`access.roles.NAME.approvers`).
+    pub approvers: HashMap<String, String>,
+    /// `break_glass.reviewers`: exercised by closing a break-glass review.
+    pub reviewers: String,
+}
+
+impl PrivilegedRoles {
+    /// Returns the roles that `record`, a successful record with `actor`, exercises
+    /// besides the `roles_used` of a statement.
+    fn exercised_by(&self, record: &Record, actor: Uuid) -> Vec<&str> {
+        let event_type = record.event_type.as_str();
+        if APPROVER_EVENTS.contains(&event_type) {
+            let requester = record.metadata.get("requester_id").and_then(|id| id.as_str());
+            if requester == Some(actor.to_string().as_str()) {
+                return Vec::new();
+            }
+            let requested = record.metadata.get("role").and_then(|role| role.as_str());
+            // NOTE: the approver role comes from the configuration in force now,
+            // which may differ from the one at the time of the decision.
+            return requested
+                .and_then(|role| self.approvers.get(role))
+                .map(|approvers| vec![approvers.as_str()])
+                .unwrap_or_default();
+        }
+        if event_type == event_types::BREAK_GLASS_REVIEWED && !self.reviewers.is_empty() {
+            return vec![self.reviewers.as_str()];
+        }
+        if ADMIN_EVENT_PREFIXES.iter().any(|prefix| event_type.starts_with(prefix)) {
+            return self.admin.iter().map(String::as_str).collect();
+        }
+        Vec::new()
+    }
+}
+
 /// The newest time each (user, role) pair was exercised.
 #[derive(Debug, Default)]
 pub struct Usage {
@@ -53,9 +103,9 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// Takes what `record` shows about role use: the `roles_used` of an allowed statement,
-    /// or an administrative action by a holder of one of `admin_roles`.
-    pub fn observe(&mut self, record: &Record, admin_roles: &[String]) {
+    /// Takes what `record` shows about role use: the `roles_used` of an allowed
+    /// statement, or an administrative action or access decision by its actor.
+    pub fn observe(&mut self, record: &Record, privileged: &PrivilegedRoles) {
         let Some(actor) = record.actor else { return };
         if record.outcome != Outcome::Success {
             return;
@@ -65,10 +115,10 @@ impl Usage {
             for role in roles.into_iter().flatten().filter_map(|role| role.as_str()) {
                 self.mark(actor, role, record.timestamp);
             }
-        } else if ADMIN_EVENT_PREFIXES.iter().any(|prefix| record.event_type.starts_with(prefix)) {
-            for role in admin_roles {
-                self.mark(actor, role, record.timestamp);
-            }
+            return;
+        }
+        for role in privileged.exercised_by(record, actor) {
+            self.mark(actor, role, record.timestamp);
         }
     }
 
@@ -171,8 +221,8 @@ mod tests {
         let mut usage = Usage::default();
         let old = record("statement", alice, now - 45 * DAY, Outcome::Success, json!({"roles_used": ["billing"]}));
         let recent = record("statement", alice, now - 2 * DAY, Outcome::Success, json!({"roles_used": ["clinician"]}));
-        usage.observe(&old, &[]);
-        usage.observe(&recent, &[]);
+        usage.observe(&old, &PrivilegedRoles::default());
+        usage.observe(&recent, &PrivilegedRoles::default());
         let holdings = [holding(alice, "billing", granted), holding(alice, "clinician", granted)];
 
         let rows = review(&holdings, &usage, now, 30 * DAY);
@@ -210,7 +260,7 @@ mod tests {
         let alice = Uuid::new_v4();
         let mut usage = Usage::default();
         let denied = record("statement", alice, now - DAY, Outcome::Denied, json!({"roles_used": ["billing"]}));
-        usage.observe(&denied, &[]);
+        usage.observe(&denied, &PrivilegedRoles::default());
 
         let rows = review(&[holding(alice, "billing", now - 90 * DAY)], &usage, now, 30 * DAY);
 
@@ -225,13 +275,51 @@ mod tests {
         let mut usage = Usage::default();
         let grant = record("role.granted", admin, now - 3 * DAY, Outcome::Success, json!({}));
         let login = record("auth.login.succeeded", admin, now - DAY, Outcome::Success, json!({}));
-        usage.observe(&grant, &["admin".to_string()]);
-        usage.observe(&login, &["admin".to_string()]);
+        let privileged = PrivilegedRoles {
+            admin: vec!["admin".to_string()],
+            ..PrivilegedRoles::default()
+        };
+        usage.observe(&grant, &privileged);
+        usage.observe(&login, &privileged);
 
         let rows = review(&[holding(admin, "admin", now - 90 * DAY)], &usage, now, 30 * DAY);
 
         assert_eq!(rows[0].last_used, Some(now - 3 * DAY));
         assert!(!rows[0].revoke_candidate);
+    }
+
+    #[test]
+    fn access_decisions_exercise_approver_roles() {
+        let now = datetime!(2026-06-30 12:00 UTC);
+        let (lead, reviewer, requester) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let privileged = PrivilegedRoles {
+            admin: vec!["admin".to_string()],
+            approvers: HashMap::from([("oncall-dba".to_string(), "dba-leads".to_string())]),
+            reviewers: "security".to_string(),
+        };
+        let decision = |event_type: &str, actor: Uuid, days: u32| {
+            let metadata = json!({"role": "oncall-dba", "requester_id": requester.to_string()});
+            record(event_type, actor, now - days * DAY, Outcome::Success, metadata)
+        };
+        let mut usage = Usage::default();
+        usage.observe(&decision("access.approved", lead, 9), &privileged);
+        usage.observe(&decision("access.grant_revoked", lead, 4), &privileged);
+        usage.observe(&decision("access.grant_revoked", requester, 1), &privileged);
+        usage.observe(&record("break_glass.reviewed", reviewer, now - 2 * DAY, Outcome::Success, json!({})), &privileged);
+        let holdings = [
+            holding(lead, "dba-leads", now - 90 * DAY),
+            holding(lead, "admin", now - 90 * DAY),
+            holding(reviewer, "security", now - 90 * DAY),
+            holding(requester, "dba-leads", now - 90 * DAY),
+        ];
+
+        let rows = review(&holdings, &usage, now, 30 * DAY);
+
+        assert_eq!(usage.last_used(lead, "dba-leads"), Some(now - 4 * DAY));
+        assert_eq!(usage.last_used(lead, "admin"), None, "a decision does not exercise the admin roles");
+        assert_eq!(usage.last_used(reviewer, "security"), Some(now - 2 * DAY));
+        assert_eq!(usage.last_used(requester, "dba-leads"), None, "revoking one's own request needs no role");
+        assert_eq!(rows.iter().filter(|row| row.revoke_candidate).count(), 2, "{rows:?}");
     }
 
     #[test]
@@ -241,7 +329,7 @@ mod tests {
         let mut usage = Usage::default();
         for days in [10, 40, 5, 60] {
             let at = now - days * DAY;
-            usage.observe(&record("statement", alice, at, Outcome::Success, json!({"roles_used": ["r"]})), &[]);
+            usage.observe(&record("statement", alice, at, Outcome::Success, json!({"roles_used": ["r"]})), &PrivilegedRoles::default());
         }
 
         let rows = review(&[holding(alice, "r", now - 90 * DAY)], &usage, now, 30 * DAY);
