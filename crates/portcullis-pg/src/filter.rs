@@ -346,7 +346,7 @@ pub(crate) fn row_too_large(sent: u64, max: usize) -> Rewrite {
         code: SqlState::PROGRAM_LIMIT_EXCEEDED,
         message: format!(
             "result withheld after {sent} rows because a row is larger than the gateway's \
-             max_message_size of {max} bytes, the maximum for a masked row; select fewer or \
+             postgres.max_message_bytes of {max}, the maximum for a masked row; select fewer or \
              shorter columns"
         ),
     }

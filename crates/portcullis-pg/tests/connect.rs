@@ -323,7 +323,7 @@ async fn oversized_message_rejected() {
     raw.send(b"Q\x10\x00\x00\x00").await;
     let (code, message) = fatal_of(&mut raw).await;
     assert_eq!(code, "54000");
-    assert!(message.contains("max_message_size"), "{message}");
+    assert!(message.contains("max_message_bytes"), "{message}");
     let mut raw = gateway.raw_session().await;
     let mut buf = BytesMut::new();
     Query {
