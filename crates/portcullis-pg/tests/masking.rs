@@ -946,7 +946,7 @@ async fn masked_rows_stream_with_bounded_memory() {
         "relay buffered {peak} bytes at once"
     );
 
-    // A masked row is buffered whole, so one over max_message_size is withheld.
+    // A masked row is buffered whole, so one over max_message_bytes is withheld.
     const SIZE: usize = 100 * 1024 * 1024;
     let large = format!("SELECT repeat('x', {SIZE}) /* large */");
     raw.send(&query(&large)).await;
@@ -954,7 +954,7 @@ async fn masked_rows_stream_with_bounded_memory() {
     assert_eq!(tags(&frames), "TEZ");
     let (code, message) = error_of(&frames[1]);
     assert_eq!(code, "54000");
-    assert!(message.contains("max_message_size"), "{message}");
+    assert!(message.contains("max_message_bytes"), "{message}");
     raw.send(&query("SELECT 1")).await;
     assert_eq!(tags(&raw.until_ready().await), "TDCZ", "session usable");
     let peak = portcullis_pg::relay_peak_buffered_bytes();
