@@ -22,6 +22,10 @@ pub struct TargetTables {
     /// resolved, schemas that do not exist left out). [`TargetTables::new`]
     /// leaves it empty, so that unqualified names resolve only in pg_catalog.
     pub search_path: Vec<String>,
+    /// The upstream server's `server_version_num` (e.g. 150004), or 0 when
+    /// unknown. The analyzer denies constructs that servers older than its
+    /// PostgreSQL 18 grammar read differently, and treats 0 as the oldest.
+    pub server_version_num: u32,
 }
 
 /// One user-defined function or procedure of a target. Overloads share a
@@ -102,6 +106,7 @@ impl TargetTables {
             tables: Vec::new(),
             functions: Vec::new(),
             search_path: Vec::new(),
+            server_version_num: 0,
         }
     }
 
@@ -109,6 +114,7 @@ impl TargetTables {
     /// its [`Catalog::version`].
     pub fn to_sql_catalog(&self, version: u64) -> Catalog {
         let mut catalog = Catalog::new(version);
+        catalog.server_version_num = self.server_version_num;
         for table in &self.tables {
             let def = RelationDef {
                 kind: table.kind,

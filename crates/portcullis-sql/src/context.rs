@@ -15,6 +15,11 @@ pub struct Catalog {
     /// Increase it whenever the contents change; [`crate::StatementCache`]
     /// drops its entries when the version differs.
     pub version: u64,
+    /// The upstream server's `server_version_num`, e.g. 150004 for 15.4, or 0
+    /// when unknown. The analyzer parses with PostgreSQL 18's grammar and
+    /// denies the constructs that servers older than that read differently.
+    /// 0 counts as older than every version, so those constructs are denied.
+    pub server_version_num: u32,
     schemas: HashMap<String, HashMap<String, RelationDef>>,
 }
 
@@ -45,6 +50,7 @@ impl Catalog {
     pub fn new(version: u64) -> Self {
         Self {
             version,
+            server_version_num: 0,
             schemas: HashMap::new(),
         }
     }

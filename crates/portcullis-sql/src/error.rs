@@ -27,6 +27,25 @@ pub enum AnalysisError {
         construct: String,
     },
 
+    /// The statement uses a construct that the upstream server's PostgreSQL
+    /// version reads differently from the gateway's PostgreSQL 18 parser.
+    #[error(
+        "the statement uses {construct}, which is denied because the upstream server ({}) \
+         is older than PostgreSQL {since_major}, the first version that reads it as the gateway does: {detail}",
+        server_version(*.server_version_num)
+    )]
+    ServerVersion {
+        /// The construct, e.g. `system_user` or `JsonObjectConstructor`.
+        construct: String,
+        /// The first major version whose grammar gives the construct the
+        /// meaning the gateway checks.
+        since_major: u32,
+        /// The upstream's `server_version_num`, 0 when unknown.
+        server_version_num: u32,
+        /// How older servers read the construct and how to rewrite it.
+        detail: String,
+    },
+
     /// A table, view or CTE name resolved to nothing.
     #[error(
         "relation \"{name}\" was not found in the search path ({search_path}); \
@@ -139,6 +158,13 @@ pub fn without_statement_text(message: &str) -> std::borrow::Cow<'_, str> {
         None => message.len(),
     };
     format!("{}{}", &message[..start], &message[end..]).into()
+}
+
+fn server_version(server_version_num: u32) -> String {
+    match server_version_num {
+        0 => "version unknown".into(),
+        number => format!("server_version_num {number}"),
+    }
 }
 
 fn at(position: Option<u32>) -> String {

@@ -222,3 +222,45 @@ async fn parse_error_text_not_in_clear_audit() {
     assert!(!clear.contains("Zeb-Secret"), "{clear}");
     assert!(!clear.contains("930-43"), "{clear}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn system_user_read_as_upstream_does() {
+    let ehr = Ehr::start().await;
+    let ssns = clear_ssns(&ehr).await;
+    let direct = ehr.connect_direct("alice").await;
+    let version = rows(&direct, "SHOW server_version_num").await.expect("read the server version");
+    let version: u32 = version[0][0].parse().expect("a numeric server_version_num");
+
+    // PostgreSQL 15 and older read bare system_user as the subquery's column,
+    // while the gateway's PostgreSQL 18 parser reads a function call.
+    let sql = "select system_user from (select ssn as system_user from patients) s limit 3";
+    for persona in ["alice", "bob", "carol"] {
+        let client = ehr.connect_gateway(persona).await;
+        let result = rows(&client, sql).await;
+        if version < 160_000 {
+            assert_denied(result, sql, "\"system_user\" in double quotes");
+        } else {
+            let values = result.expect("on PostgreSQL 16 and newer system_user is a function");
+            assert_no_clear_ssn(&format!("{values:?}"), &ssns);
+        }
+        let after = rows(&client, "SELECT 1").await.expect("the session stays usable");
+        assert_eq!(after, vec![vec!["1".to_owned()]], "{persona}");
+    }
+    if version < 160_000 {
+        let records = ehr.workdir.audit_records();
+        let record = records
+            .iter()
+            .rev()
+            .find(|record| record["type"] == "statement" && record["meta"]["decision"] == "deny")
+            .expect("a denied statement record");
+        let reason = record["meta"]["reason"].as_str().expect("a clear reason");
+        assert!(reason.contains("system_user"), "{reason}");
+    }
+
+    // A quoted name is a column on every version, and alice sees it masked.
+    let alice = ehr.connect_gateway("alice").await;
+    let quoted = "select \"system_user\" from (select ssn as \"system_user\" from patients) s limit 3";
+    let values = rows(&alice, quoted).await.expect("a quoted column is allowed");
+    assert_eq!(values.len(), 3, "{values:?}");
+    assert_no_clear_ssn(&format!("{values:?}"), &ssns);
+}

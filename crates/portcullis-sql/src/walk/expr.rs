@@ -140,7 +140,10 @@ impl<'c> Analyzer<'c> {
             }
             NodeEnum::XmlSerialize(xml) => self.argument_opt(xml.expr.as_deref(), scope),
             NodeEnum::ResTarget(target) => self.expr_opt(target.val.as_deref(), scope),
-            other => self.json_expr(other, scope),
+            other => {
+                self.check_json_syntax(other)?;
+                self.json_expr(other, scope)
+            }
         }
     }
 
@@ -234,6 +237,7 @@ impl<'c> Analyzer<'c> {
         call: &FuncCall,
         scope: &Scope<'_, 'c>,
     ) -> Result<Lineage, AnalysisError> {
+        self.check_sql_syntax_call(call)?;
         let names = string_list(&call.funcname)?;
         let (schema, name) = split_qualified(&names)?;
         self.facts.function(schema, name);

@@ -15,6 +15,7 @@ mod json;
 mod returning;
 mod scope;
 mod select;
+mod server_version;
 mod settings;
 mod stored;
 mod targets;

@@ -8,6 +8,7 @@ use pg_query::protobuf::{
 use crate::error::AnalysisError;
 use crate::facts::{Access, ColumnUsage};
 use crate::walk::scope::{Item, ItemColumn, Origin, Scope};
+use crate::walk::server_version::PG18;
 use crate::walk::{inner, Analyzer, Lineage, OutCol};
 
 impl<'c> Analyzer<'c> {
@@ -75,7 +76,8 @@ impl<'c> Analyzer<'c> {
     }
 
     /// RETURNING: the rows a DML statement sends back, seen through the target,
-    /// the other FROM items, and the `old`/`new` aliases of the target (PostgreSQL 18).
+    /// the other FROM items, and the `old`/`new` aliases of the target when the
+    /// upstream runs PostgreSQL 18 or newer.
     pub(super) fn returning(
         &mut self,
         clause: Option<&ReturningClause>,
@@ -89,6 +91,18 @@ impl<'c> Analyzer<'c> {
                 "RETURNING without a target table",
             ));
         };
+        if self.catalog.server_version_num < PG18 {
+            // Before PostgreSQL 18, `old` and `new` in RETURNING name only FROM
+            // items, as the scope without the aliases resolves them.
+            if !clause.options.is_empty() {
+                self.require_server(
+                    PG18,
+                    "RETURNING WITH (OLD/NEW)",
+                    "PostgreSQL 17 and older reject it; remove the WITH options",
+                )?;
+            }
+            return self.target_list(&clause.exprs, scope);
+        }
         let mut old_name = "old".to_owned();
         let mut new_name = "new".to_owned();
         for option in &clause.options {

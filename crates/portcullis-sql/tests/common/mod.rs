@@ -20,12 +20,17 @@ pub const PATIENTS: &[&str] = &[
     "department_id",
 ];
 
-/// Builds the test catalog. Schema public has patients, encounters,
+/// The `server_version_num` of the test catalog: PostgreSQL 18, the parser's
+/// own version, so that no construct is denied for an older upstream.
+pub const SERVER_VERSION_NUM: u32 = 180_000;
+
+/// Builds the test catalog of a PostgreSQL 18 upstream. Schema public has patients, encounters,
 /// clinical_notes, claims, departments, pgbench_accounts, the view
 /// patient_directory and a view over that view. Schema research has another
 /// patients table and cohorts.
 pub fn catalog() -> Catalog {
     let mut catalog = Catalog::new(1);
+    catalog.server_version_num = SERVER_VERSION_NUM;
     catalog.add_table("public", "patients", PATIENTS);
     catalog.add_table(
         "public",

@@ -38,6 +38,7 @@ const FUNCTIONS_SQL: &str = "\
 /// type of each column and its user-defined functions.
 pub async fn read_target_tables(target: &UpstreamTarget) -> Result<(TargetTables, ColumnTypes)> {
     let client = connect(target).await?;
+    let server_version_num = read_server_version_num(&client, &target.name).await?;
     let search_path = read_search_path(&client, &target.name).await?;
     // pg_get_viewdef qualifies names that this search path does not find.
     client
@@ -82,7 +83,28 @@ pub async fn read_target_tables(target: &UpstreamTarget) -> Result<(TargetTables
     target_tables.tables = tables;
     target_tables.functions = read_functions(&client, &target.name).await?;
     target_tables.search_path = search_path;
+    target_tables.server_version_num = server_version_num;
     Ok((target_tables, column_types))
+}
+
+/// Reads the upstream's `server_version_num`, which the analyzer compares
+/// with the versions that changed the grammar.
+///
+/// NOTE: the analyzer parses with PostgreSQL 18's grammar. Constructs that
+/// older servers read differently (such as bare `system_user`, a column
+/// reference before PostgreSQL 16) are denied case by case in portcullis-sql
+/// (`walk/server_version.rs`), so a newly found difference needs a new case
+/// there. Like the search path, the version is read when the tables are
+/// loaded, so restart `serve` after a server upgrade.
+async fn read_server_version_num(client: &tokio_postgres::Client, target: &str) -> Result<u32> {
+    let row = client
+        .query_one("SELECT pg_catalog.current_setting('server_version_num')", &[])
+        .await
+        .with_context(|| format!("reading the server_version_num of target {target}"))?;
+    let text: String = row.get(0);
+    text.parse().with_context(|| {
+        format!("target {target} reported server_version_num {text:?}, which is not a number")
+    })
 }
 
 /// Reads the schemas that a new session of the gateway's role searches, which
