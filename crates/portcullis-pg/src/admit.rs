@@ -251,10 +251,9 @@ impl Relay {
 
     fn on_bind(&mut self, frame: &Frame, bind: &Bind<'_>) -> Result<(), SessionError> {
         // A statement made by SQL PREPARE has no Parse the gateway saw.
-        let statement = self
-            .state
-            .statement(bind.statement)
-            .unwrap_or_else(|| Statement {
+        let known = self.state.statement(bind.statement);
+        let checked = known.is_some();
+        let statement = known.unwrap_or_else(|| Statement {
                 text: Arc::from(format!(
                     "-- prepared statement \"{}\" (not created by a Parse message)",
                     bind.statement
@@ -273,6 +272,7 @@ impl Relay {
             executed: false,
             result: statement.restrictions.map(shared_portal),
             evidence: statement.evidence,
+            checked,
         };
         if !self.state.store_portal(bind.portal, portal) {
             self.substitute_parse(SUBSTITUTE_STATEMENT, too_many_named());
@@ -327,6 +327,7 @@ impl Relay {
                 executed: true,
                 result: None,
                 evidence: None,
+                checked: false,
             },
         };
 
@@ -334,6 +335,7 @@ impl Relay {
         let mut outcome = self.decide(&StatementRequest::Execute {
             text: &portal.text,
             parameters: portal.parameters.len(),
+            checked: portal.checked,
         });
         if outcome.evidence.is_none() {
             outcome.evidence = portal.evidence.clone();

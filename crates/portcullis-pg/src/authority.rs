@@ -310,6 +310,11 @@ pub enum StatementRequest<'a> {
         text: &'a str,
         /// Number of bind parameters (values are in the audit event only).
         parameters: usize,
+        /// Whether the gateway saw the Parse and Bind that made the portal, so
+        /// the check already decided its statement. `false` for a statement made
+        /// by SQL PREPARE or a cursor made by SQL DECLARE and then used through
+        /// Bind or Execute messages: no restriction is attached to its results.
+        checked: bool,
     },
 }
 

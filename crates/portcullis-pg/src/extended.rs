@@ -153,6 +153,10 @@ pub(crate) struct Portal {
     pub(crate) result: Option<SharedPortal>,
     /// Evidence of the statement's Parse.
     pub(crate) evidence: Option<Arc<Evidence>>,
+    /// Whether the gateway saw the Parse and Bind that made the portal. A portal
+    /// bound from a statement made by SQL PREPARE, or a cursor made by SQL DECLARE,
+    /// was never restricted, so its Execute must be decided as such.
+    pub(crate) checked: bool,
 }
 
 /// The restriction state of one portal, shared by the portal map and the

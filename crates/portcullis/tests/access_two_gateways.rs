@@ -216,3 +216,71 @@ async fn revoke_on_one_instance_ends_session_on_other() {
     gateway_a.stop();
     gateway_b.stop();
 }
+
+/// When the state store stays unreachable, the gateway can no longer confirm that a live
+/// session's access holds, so it ends the session (fail closed) instead of letting it run
+/// unchecked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_outage_ends_live_sessions() {
+    let upstream = Cluster::start().expect("start the upstream cluster");
+    let store = Cluster::start().expect("start the store cluster");
+    store.psql("postgres", "CREATE DATABASE portcullis_store").expect("create store database");
+    let (workdir, _config_b, pg_a, _pg_b) = setup(&upstream);
+    let store_url = store.superuser_url("portcullis_store");
+    let cli = |args: &[&str]| run(workdir.command(args).env("PORTCULLIS_STORE_URL", &store_url)).success();
+
+    cli(&["role", "add", "oncall"]);
+    cli(&["role", "add", "admin"]);
+    let add = |name: &str| Account::from_json(&cli(&["user", "add", name, "--output", "json"]).json());
+    let dave = add("dave");
+    add("boss");
+    cli(&["role", "grant", "admin", "boss", "--by", "boss"]);
+    cli(&["role", "grant", "oncall", "dave", "--by", "boss"]);
+
+    let client = https_client(&workdir);
+    let mut gateway = Instance::start(&workdir, &workdir.config, &store_url, workdir.api_port, pg_a, &client).await;
+    let token = gateway.login(&client, &dave).await;
+    let connection = format!(
+        "host=localhost port={pg_a} dbname=app user=dave sslmode=verify-full sslrootcert={}",
+        workdir.dir.join("tls/ca.crt").display()
+    );
+    let mut session = Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
+        .arg(connection)
+        .args(["-c", SLEEP_QUERY])
+        .env("PGPASSWORD", &token)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start psql");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let running = upstream
+            .psql("postgres", &format!("SELECT count(*) FROM pg_stat_activity WHERE query = '{SLEEP_QUERY}'"))
+            .expect("count sessions");
+        if running.trim() == "1" {
+            break;
+        }
+        assert!(session.try_wait().expect("poll psql").is_none(), "psql ended before sleeping");
+        assert!(Instant::now() < deadline, "the session did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    drop(store);
+    let stopped_at = Instant::now();
+    let ended = loop {
+        if session.try_wait().expect("poll psql").is_some() {
+            break stopped_at.elapsed();
+        }
+        assert!(stopped_at.elapsed() < Duration::from_secs(30), "the session outlived the store by 30 s");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let output = session.wait_with_output().expect("psql output");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(ended < Duration::from_secs(10), "the session ended {ended:?} after the store stopped");
+    assert!(stderr.contains("cannot reach its state store"), "the FATAL message says why: {stderr}");
+
+    // With its store gone, serve's exit status is not the point of this test.
+    kill(Pid::from_raw(gateway.child.id() as i32), Signal::SIGTERM).expect("SIGTERM serve");
+    let _ = gateway.child.wait();
+}

@@ -259,3 +259,28 @@ async fn pipeline_denial_skips_to_sync() {
         assert_eq!(row.get::<_, i64>(0), expected, "notes written by the {variant} pipeline");
     }
 }
+
+/// A statement prepared with SQL PREPARE and run with protocol Bind and Execute has no
+/// Parse the gateway checked, so its rows would pass unmasked: the gateway denies that
+/// use, while SQL EXECUTE of the same statement stays masked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_prepared_statement_not_bound() {
+    let environment = ehr::Ehr::start().await;
+    let mut psycopg = Command::new(venv_python());
+    psycopg
+        .arg(clients_dir().join("sql_prepared_psycopg.py"))
+        .arg("SELECT id, ssn FROM patients ORDER BY id LIMIT 2")
+        .envs(environment.gateway_variables("alice"));
+    let stdout = run_client(psycopg, "");
+    let lines: Vec<&str> = stdout.lines().collect();
+
+    assert_eq!(lines.first(), Some(&"prepare COMMAND_OK"), "output:\n{stdout}");
+    let bound = lines.get(1).copied().unwrap_or_default();
+    assert!(bound.starts_with("bound FATAL_ERROR 42501"), "protocol execution of a SQL-prepared statement: {bound}");
+    assert!(bound.contains("SQL PREPARE"), "the message says why: {bound}");
+    let executed = lines.get(2).copied().unwrap_or_default();
+    assert!(executed.starts_with("sql-execute TUPLES_OK 2 "), "SQL EXECUTE still works: {executed}");
+    let ssn = executed.rsplit(' ').next().unwrap_or_default();
+    assert!(ssn.starts_with('*'), "SQL EXECUTE returns the SSN masked: {executed}");
+    assert_eq!(lines.get(3), Some(&"after 42"), "the session is usable:\n{stdout}");
+}

@@ -159,7 +159,17 @@ impl StatementCheck for PolicyCheck {
             StatementRequest::Query { text } | StatementRequest::Parse { text } => self.decide(session, text),
             // The statement was decided at Parse, and its restriction and
             // evidence stay with it.
-            StatementRequest::Execute { .. } => Verdict::Allow.into(),
+            StatementRequest::Execute { checked: true, .. } => Verdict::Allow.into(),
+            // The results of a statement prepared or a cursor declared in SQL carry no
+            // masks when they are fetched with protocol messages, so that use is denied.
+            StatementRequest::Execute { checked: false, .. } => Verdict::Deny {
+                reason: "a statement made by SQL PREPARE or a cursor made by SQL DECLARE cannot be \
+                         executed with protocol Bind/Execute messages through the gateway, because \
+                         its results could not be masked; use SQL EXECUTE or FETCH, or prepare it \
+                         with a Parse message"
+                    .to_string(),
+            }
+            .into(),
         }
     }
 }

@@ -20,17 +20,52 @@ use crate::output::rfc3339;
 /// takes, a session ends well within a second of its revocation.
 pub const CHECK_INTERVAL: Duration = Duration::from_millis(250);
 
+/// How long checks may keep failing before every live session ends, because the
+/// gateway can no longer confirm that their access still holds.
+pub const UNCONFIRMED_LIMIT: Duration = Duration::from_secs(5);
+
+/// How long one check may take before it counts as failed, so that a store that hangs
+/// is treated like one that refuses.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Checks every live session's token and grants every [`CHECK_INTERVAL`] until the
-/// task is aborted.
+/// task is aborted. When the store stays unreachable for [`UNCONFIRMED_LIMIT`], every
+/// live session ends (fail closed); new sessions are refused by the store check at
+/// connect anyway.
 pub async fn watch_revocations(store: Arc<dyn Store>, registry: Arc<SessionRegistry>) {
     let mut ticker = tokio::time::interval(CHECK_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing_since: Option<tokio::time::Instant> = None;
     loop {
         ticker.tick().await;
-        if let Err(error) = check_once(store.as_ref(), &registry).await {
-            metrics::counter!("portcullis_revocation_check_failures_total").increment(1);
-            tracing::warn!(%error, "checking live sessions against the store failed; retrying");
+        let started = tokio::time::Instant::now();
+        let checked = tokio::time::timeout(CHECK_TIMEOUT, check_once(store.as_ref(), &registry)).await;
+        match checked {
+            Ok(Ok(())) => failing_since = None,
+            failed => {
+                let error = match failed {
+                    Ok(Err(error)) => error.to_string(),
+                    _ => format!("no answer within {} ms", CHECK_TIMEOUT.as_millis()),
+                };
+                metrics::counter!("portcullis_revocation_check_failures_total").increment(1);
+                tracing::warn!(%error, "checking live sessions against the store failed; retrying");
+                let since = *failing_since.get_or_insert(started);
+                if since.elapsed() >= UNCONFIRMED_LIMIT {
+                    end_unconfirmed(&registry);
+                }
+            }
         }
+    }
+}
+
+/// Ends every live session after the store stayed unreachable.
+fn end_unconfirmed(registry: &SessionRegistry) {
+    let ended = registry.terminate_all(
+        "the gateway cannot reach its state store to confirm that your access still holds; \
+         reconnect when the store is back",
+    );
+    if ended > 0 {
+        tracing::error!(sessions = ended, "ended live sessions: the state store is unreachable");
     }
 }
 
