@@ -273,6 +273,7 @@ impl Relay {
             result: statement.restrictions.map(shared_portal),
             evidence: statement.evidence,
             checked,
+            statement: Arc::from(bind.statement),
         };
         if !self.state.store_portal(bind.portal, portal) {
             self.substitute_parse(SUBSTITUTE_STATEMENT, too_many_named());
@@ -307,11 +308,25 @@ impl Relay {
         let portal = match self.state.portal_mut(portal_name) {
             Some(portal) if portal.executed => {
                 // A later Execute of the same portal fetches more rows of a
-                // recorded statement, under the same restriction.
-                let result = portal.result.clone();
-                self.pass(frame);
-                self.expect_execute(None, result);
-                return Ok(());
+                // recorded statement, under the same restriction, unless SQL
+                // replaced the portal under the same name since.
+                let portal = portal.clone();
+                let outcome = self.decide(&StatementRequest::Execute {
+                    text: &portal.text,
+                    parameters: portal.parameters.len(),
+                    checked: portal.checked,
+                    statement: &portal.statement,
+                    portal: portal_name,
+                });
+                if !matches!(outcome.verdict, Verdict::Deny { .. }) {
+                    self.pass(frame);
+                    self.expect_execute(None, portal.result);
+                    return Ok(());
+                }
+                Portal {
+                    checked: false,
+                    ..portal
+                }
             }
             Some(portal) => {
                 portal.executed = true;
@@ -328,6 +343,7 @@ impl Relay {
                 result: None,
                 evidence: None,
                 checked: false,
+                statement: Arc::from(""),
             },
         };
 
@@ -336,6 +352,8 @@ impl Relay {
             text: &portal.text,
             parameters: portal.parameters.len(),
             checked: portal.checked,
+            statement: &portal.statement,
+            portal: portal_name,
         });
         if outcome.evidence.is_none() {
             outcome.evidence = portal.evidence.clone();

@@ -315,6 +315,11 @@ pub enum StatementRequest<'a> {
         /// by SQL PREPARE or a cursor made by SQL DECLARE and then used through
         /// Bind or Execute messages: no restriction is attached to its results.
         checked: bool,
+        /// Name of the prepared statement the portal was bound from (`""` for the
+        /// unnamed one, and for a portal the gateway did not see bound).
+        statement: &'a str,
+        /// Name of the portal (`""` for the unnamed one).
+        portal: &'a str,
     },
 }
 

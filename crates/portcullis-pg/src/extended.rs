@@ -157,6 +157,14 @@ pub(crate) struct Portal {
     /// bound from a statement made by SQL PREPARE, or a cursor made by SQL DECLARE,
     /// was never restricted, so its Execute must be decided as such.
     pub(crate) checked: bool,
+    /// Name of the prepared statement the portal was bound from.
+    pub(crate) statement: Arc<str>,
+}
+
+/// The previous value of a name that a Parse, Bind or Close changed.
+enum Undo {
+    Statement(String, Option<Statement>),
+    Portal(String, Option<Portal>),
 }
 
 /// The restriction state of one portal, shared by the portal map and the
@@ -248,6 +256,14 @@ pub(crate) struct ProtocolState {
     statements: HashMap<String, Statement>,
     portals: HashMap<String, Portal>,
     expected: VecDeque<Expect>,
+    /// How to take back the map change of each queued client Parse, Bind or
+    /// Close, oldest first, one per such expectation. The maps change when the
+    /// message is forwarded, but the server may reject the message (a Parse of a
+    /// name in use) or skip it after an earlier error; the change is then undone,
+    /// so the maps never describe a statement the server does not hold.
+    journal: VecDeque<Undo>,
+    /// Changes of messages that failed or were skipped, undone newest first.
+    rejected: Vec<Undo>,
     /// Filter of the result arriving now, owned by the head of the queue;
     /// `None` until one is set up for the current head.
     rows: Option<RowFilter>,
@@ -265,6 +281,8 @@ impl ProtocolState {
             statements: HashMap::new(),
             portals: HashMap::new(),
             expected: VecDeque::new(),
+            journal: VecDeque::new(),
+            rejected: Vec::new(),
             rows: None,
             skipping: false,
             max_named,
@@ -301,7 +319,8 @@ impl ProtocolState {
         {
             return false;
         }
-        self.statements.insert(name.to_owned(), statement);
+        let previous = self.statements.insert(name.to_owned(), statement);
+        self.journal.push_back(Undo::Statement(name.to_owned(), previous));
         true
     }
 
@@ -317,7 +336,8 @@ impl ProtocolState {
         {
             return false;
         }
-        self.portals.insert(name.to_owned(), portal);
+        let previous = self.portals.insert(name.to_owned(), portal);
+        self.journal.push_back(Undo::Portal(name.to_owned(), previous));
         true
     }
 
@@ -326,12 +346,42 @@ impl ProtocolState {
     }
 
     pub(crate) fn close(&mut self, target: Target, name: &str) {
-        match target {
-            Target::Statement => {
-                self.statements.remove(name);
+        let undo = match target {
+            Target::Statement => Undo::Statement(name.to_owned(), self.statements.remove(name)),
+            Target::Portal => Undo::Portal(name.to_owned(), self.portals.remove(name)),
+        };
+        self.journal.push_back(undo);
+    }
+
+    /// Settles the journal entry of a popped expectation: kept when the server
+    /// confirmed the message, set aside for undoing otherwise.
+    fn settle(&mut self, expect: &Expect, confirmed: bool) {
+        if !matches!(expect, Expect::Parse | Expect::Bind | Expect::Close) {
+            return;
+        }
+        if let Some(undo) = self.journal.pop_front() {
+            if !confirmed {
+                self.rejected.push(undo);
             }
-            Target::Portal => {
-                self.portals.remove(name);
+        }
+    }
+
+    /// Undoes the changes of rejected and skipped messages, newest first.
+    fn undo_rejected(&mut self) {
+        while let Some(undo) = self.rejected.pop() {
+            match undo {
+                Undo::Statement(name, Some(statement)) => {
+                    self.statements.insert(name, statement);
+                }
+                Undo::Statement(name, None) => {
+                    self.statements.remove(&name);
+                }
+                Undo::Portal(name, Some(portal)) => {
+                    self.portals.insert(name, portal);
+                }
+                Undo::Portal(name, None) => {
+                    self.portals.remove(&name);
+                }
             }
         }
     }
@@ -561,7 +611,9 @@ impl ProtocolState {
 
     fn pop_if(&mut self, matches: impl Fn(&Expect) -> bool) -> BackendEffect {
         if self.expected.front().is_some_and(matches) {
-            self.pop();
+            if let Some(expect) = self.pop() {
+                self.settle(&expect, true);
+            }
         }
         BackendEffect::default()
     }
@@ -648,40 +700,56 @@ impl ProtocolState {
                 effect
             }
             Some(_) => {
-                let mut head = self.pop();
-                // An error on the gateway's own Describe, such as an unknown
-                // portal, stands for the error of the Execute behind it.
-                if matches!(head, Some(Expect::Describe { forward: false, .. }))
-                    && matches!(self.expected.front(), Some(Expect::Execute { .. }))
-                {
-                    head = self.pop();
-                }
-                while self
-                    .expected
-                    .front()
-                    .is_some_and(|e| !matches!(e, Expect::Sync))
-                {
-                    self.pop();
-                }
-                if self.expected.is_empty() {
-                    self.skipping = true;
-                }
-                match head {
-                    Some(Expect::Denied { rewrite }) => BackendEffect {
-                        delivery: Delivery::Replace(rewrite),
-                        completion: None,
-                    },
-                    Some(Expect::Abort) => BackendEffect {
-                        delivery: Delivery::Drop,
-                        completion: None,
-                    },
-                    Some(Expect::Execute { statement, .. }) => BackendEffect {
-                        delivery: Delivery::Forward,
-                        completion: error(statement),
-                    },
-                    _ => BackendEffect::default(),
-                }
+                let effect = self.on_extended_error(error);
+                self.undo_rejected();
+                effect
             }
+        }
+    }
+
+    /// An error on an extended-protocol message: the server skips every message
+    /// up to the next Sync.
+    fn on_extended_error(
+        &mut self,
+        error: impl Fn(Option<StatementNumber>) -> Option<(StatementNumber, Completion)>,
+    ) -> BackendEffect {
+        let mut head = self.pop();
+        if let Some(failed) = &head {
+            self.settle(failed, false);
+        }
+        // An error on the gateway's own Describe, such as an unknown
+        // portal, stands for the error of the Execute behind it.
+        if matches!(head, Some(Expect::Describe { forward: false, .. }))
+            && matches!(self.expected.front(), Some(Expect::Execute { .. }))
+        {
+            head = self.pop();
+        }
+        while self
+            .expected
+            .front()
+            .is_some_and(|e| !matches!(e, Expect::Sync))
+        {
+            if let Some(skipped) = self.pop() {
+                self.settle(&skipped, false);
+            }
+        }
+        if self.expected.is_empty() {
+            self.skipping = true;
+        }
+        match head {
+            Some(Expect::Denied { rewrite }) => BackendEffect {
+                delivery: Delivery::Replace(rewrite),
+                completion: None,
+            },
+            Some(Expect::Abort) => BackendEffect {
+                delivery: Delivery::Drop,
+                completion: None,
+            },
+            Some(Expect::Execute { statement, .. }) => BackendEffect {
+                delivery: Delivery::Forward,
+                completion: error(statement),
+            },
+            _ => BackendEffect::default(),
         }
     }
 
@@ -691,7 +759,9 @@ impl ProtocolState {
             if matches!(expect, Expect::Sync | Expect::Query { .. }) {
                 break;
             }
+            self.settle(&expect, false);
         }
+        self.undo_rejected();
         // Portals live until the end of their transaction.
         if status == TransactionStatus::Idle {
             self.portals.clear();
@@ -879,5 +949,74 @@ mod tests {
         state.expect(Expect::Bind);
         state.on_backend(Backend::Error { sqlstate: "22P02" });
         assert!(state.upstream_skipping());
+    }
+
+    fn statement(text: &str) -> Statement {
+        Statement {
+            text: text.into(),
+            restrictions: None,
+            evidence: None,
+        }
+    }
+
+    fn text_of(state: &ProtocolState, name: &str) -> Option<String> {
+        state.statement(name).map(|statement| statement.text.to_string())
+    }
+
+    #[test]
+    fn rejected_parse_keeps_old_statement() {
+        let mut state = ProtocolState::new(10);
+        assert!(state.store_statement("s1", statement("SELECT ssn FROM patients")));
+        state.expect(Expect::Parse);
+        state.expect(Expect::Sync);
+        state.on_backend(Backend::ParseComplete);
+        state.on_backend(Backend::Ready(TransactionStatus::Idle));
+
+        // The server rejects a second Parse of the name (42P05) and keeps the first.
+        assert!(state.store_statement("s1", statement("SELECT city FROM patients")));
+        state.expect(Expect::Parse);
+        state.expect(Expect::Sync);
+        state.on_backend(Backend::Error { sqlstate: "42P05" });
+        state.on_backend(Backend::Ready(TransactionStatus::Idle));
+
+        assert_eq!(text_of(&state, "s1").as_deref(), Some("SELECT ssn FROM patients"));
+        assert!(state.is_settled());
+    }
+
+    #[test]
+    fn skipped_close_and_parse_undone() {
+        let mut state = ProtocolState::new(10);
+        assert!(state.store_statement("s2", statement("SELECT ssn FROM patients")));
+        state.expect(Expect::Parse);
+        state.expect(Expect::Sync);
+        state.on_backend(Backend::ParseComplete);
+        state.on_backend(Backend::Ready(TransactionStatus::Idle));
+
+        // Execute of a missing portal fails, so the server skips the Close and
+        // the Parse that follow it in the same batch.
+        state.expect(Expect::execute(Some(1), None, false));
+        state.close(Target::Statement, "s2");
+        state.expect(Expect::Close);
+        assert!(state.store_statement("s2", statement("SELECT city FROM patients")));
+        state.expect(Expect::Parse);
+        state.expect(Expect::Sync);
+        state.on_backend(Backend::Error { sqlstate: "34000" });
+        state.on_backend(Backend::Ready(TransactionStatus::Idle));
+
+        assert_eq!(text_of(&state, "s2").as_deref(), Some("SELECT ssn FROM patients"));
+    }
+
+    #[test]
+    fn confirmed_changes_survive_later_error() {
+        let mut state = ProtocolState::new(10);
+        assert!(state.store_statement("s3", statement("SELECT 1")));
+        state.expect(Expect::Parse);
+        state.expect(Expect::execute(Some(1), None, false));
+        state.expect(Expect::Sync);
+        state.on_backend(Backend::ParseComplete);
+        state.on_backend(Backend::Error { sqlstate: "22012" });
+        state.on_backend(Backend::Ready(TransactionStatus::Idle));
+
+        assert_eq!(text_of(&state, "s3").as_deref(), Some("SELECT 1"));
     }
 }

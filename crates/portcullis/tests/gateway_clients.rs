@@ -277,10 +277,32 @@ async fn sql_prepared_statement_not_bound() {
     assert_eq!(lines.first(), Some(&"prepare COMMAND_OK"), "output:\n{stdout}");
     let bound = lines.get(1).copied().unwrap_or_default();
     assert!(bound.starts_with("bound FATAL_ERROR 42501"), "protocol execution of a SQL-prepared statement: {bound}");
-    assert!(bound.contains("SQL PREPARE"), "the message says why: {bound}");
+    assert!(bound.contains("did not see the Parse and Bind"), "the message says why: {bound}");
     let executed = lines.get(2).copied().unwrap_or_default();
     assert!(executed.starts_with("sql-execute TUPLES_OK 2 "), "SQL EXECUTE still works: {executed}");
     let ssn = executed.rsplit(' ').next().unwrap_or_default();
     assert!(ssn.starts_with('*'), "SQL EXECUTE returns the SSN masked: {executed}");
     assert_eq!(lines.get(3), Some(&"after 42"), "the session is usable:\n{stdout}");
+}
+
+/// A second Parse of a name in use fails on the server, which keeps the first
+/// statement, so the gateway must keep the first statement's masks too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_parse_keeps_masks() {
+    let environment = ehr::Ehr::start().await;
+    let mut psycopg = Command::new(venv_python());
+    psycopg
+        .arg(clients_dir().join("reused_name_psycopg.py"))
+        .arg("SELECT first_name, last_name, ssn FROM patients ORDER BY id LIMIT 3")
+        .arg("SELECT first_name, last_name, city FROM patients ORDER BY id LIMIT 3")
+        .envs(environment.gateway_variables("alice"));
+    let stdout = run_client(psycopg, "");
+    let lines: Vec<&str> = stdout.lines().collect();
+
+    assert_eq!(lines.first(), Some(&"first COMMAND_OK"), "output:\n{stdout}");
+    assert_eq!(lines.get(1), Some(&"second FATAL_ERROR 42P05"), "output:\n{stdout}");
+    let executed = lines.get(2).copied().unwrap_or_default();
+    assert!(executed.starts_with("executed TUPLES_OK 3 "), "output:\n{stdout}");
+    let ssn = executed.rsplit(' ').next().unwrap_or_default();
+    assert!(ssn.starts_with('*'), "the first statement's SSN mask still applies: {executed}");
 }

@@ -153,23 +153,53 @@ impl PolicyCheck {
     }
 }
 
+const UNCHECKED_PORTAL: &str = "the gateway did not see the Parse and Bind that made this portal: it does \
+     not exist, or it was made by SQL PREPARE or DECLARE, whose results cannot be masked when \
+     fetched with protocol Execute messages; use SQL EXECUTE or FETCH, or Parse and Bind it";
+
+fn deny(reason: &str) -> CheckOutcome {
+    Verdict::Deny {
+        reason: reason.to_string(),
+    }
+    .into()
+}
+
+impl PolicyCheck {
+    /// Allows the Execute of a portal the gateway saw bound, unless SQL has since
+    /// made a cursor or prepared statement of the same name (after closing the
+    /// protocol one): the server would then run the SQL object, which the portal's
+    /// masks do not describe.
+    fn check_protocol_names(&self, statement: &str, portal: &str) -> CheckOutcome {
+        let Ok(state) = self.state.lock() else {
+            return deny("the session's policy state is unusable after an internal error; reconnect");
+        };
+        let replaced = (!portal.is_empty() && state.analysis.cursors.contains_key(portal))
+            || (!statement.is_empty() && state.analysis.prepared.contains_key(statement));
+        if replaced {
+            return deny(
+                "a SQL cursor or prepared statement has the name of this protocol portal or \
+                 statement, so the gateway cannot tell which one the server runs; use distinct names",
+            );
+        }
+        Verdict::Allow.into()
+    }
+}
+
 impl StatementCheck for PolicyCheck {
     fn check(&self, session: SessionId, statement: &StatementRequest<'_>) -> CheckOutcome {
         match statement {
             StatementRequest::Query { text } | StatementRequest::Parse { text } => self.decide(session, text),
             // The statement was decided at Parse, and its restriction and
             // evidence stay with it.
-            StatementRequest::Execute { checked: true, .. } => Verdict::Allow.into(),
+            StatementRequest::Execute {
+                checked: true,
+                statement,
+                portal,
+                ..
+            } => self.check_protocol_names(statement, portal),
             // The results of a statement prepared or a cursor declared in SQL carry no
             // masks when they are fetched with protocol messages, so that use is denied.
-            StatementRequest::Execute { checked: false, .. } => Verdict::Deny {
-                reason: "a statement made by SQL PREPARE or a cursor made by SQL DECLARE cannot be \
-                         executed with protocol Bind/Execute messages through the gateway, because \
-                         its results could not be masked; use SQL EXECUTE or FETCH, or prepare it \
-                         with a Parse message"
-                    .to_string(),
-            }
-            .into(),
+            StatementRequest::Execute { checked: false, .. } => deny(UNCHECKED_PORTAL),
         }
     }
 }
