@@ -306,3 +306,24 @@ async fn rejected_parse_keeps_masks() {
     let ssn = executed.rsplit(' ').next().unwrap_or_default();
     assert!(ssn.starts_with('*'), "the first statement's SSN mask still applies: {executed}");
 }
+
+/// A protocol statement name that SQL DEALLOCATE freed and SQL PREPARE reused stays
+/// untrusted, even after a DEALLOCATE that was parsed but never run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_reused_statement_name_denied() {
+    let environment = ehr::Ehr::start().await;
+    let mut psycopg = Command::new(venv_python());
+    psycopg
+        .arg(clients_dir().join("sql_name_reuse_psycopg.py"))
+        .arg("SELECT first_name, city FROM patients ORDER BY id LIMIT 2")
+        .arg("SELECT first_name, ssn FROM patients ORDER BY id LIMIT 2")
+        .envs(environment.gateway_variables("alice"));
+    let stdout = run_client(psycopg, "");
+    let lines: Vec<&str> = stdout.lines().collect();
+
+    assert_eq!(lines.first(), Some(&"parse COMMAND_OK"), "output:\n{stdout}");
+    assert_eq!(lines.get(1), Some(&"deallocate COMMAND_OK"), "output:\n{stdout}");
+    assert_eq!(lines.get(2), Some(&"prepare COMMAND_OK"), "output:\n{stdout}");
+    assert_eq!(lines.get(3), Some(&"parse-only COMMAND_OK"), "output:\n{stdout}");
+    assert_eq!(lines.get(4), Some(&"executed FATAL_ERROR 42501"), "the reused name must be denied:\n{stdout}");
+}

@@ -3,6 +3,7 @@
 //! with the Cedar engine and turns the decision into a verdict the relay enforces
 //! (deny, or mask and cap the result).
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
@@ -12,7 +13,7 @@ use portcullis_pg::{
     StatementRestriction, Verdict,
 };
 use portcullis_policy::{MessageDecision, RequestContext, SessionPolicy};
-use portcullis_sql::AnalysisContext;
+use portcullis_sql::{AnalysisContext, SessionEffect};
 use time::OffsetDateTime;
 
 use super::copy_plan::{copy_options, ColumnTypes};
@@ -34,6 +35,10 @@ struct SessionState {
     /// The last decision and its outcome. The session's decision cache returns
     /// the same `Arc` for a repeated message, so a repeat reuses the outcome.
     last: Option<(Arc<MessageDecision>, CheckOutcome)>,
+    /// Every name that SQL PREPARE or DECLARE was allowed to use in this session,
+    /// never removed: a SQL CLOSE, DEALLOCATE or DISCARD may be parsed and never
+    /// run, so only a name never used by SQL is known to mean a protocol object.
+    sql_names: HashSet<String>,
 }
 
 impl PolicyCheck {
@@ -43,6 +48,7 @@ impl PolicyCheck {
                 policy,
                 analysis,
                 last: None,
+                sql_names: HashSet::new(),
             }),
             mask_key,
             client_ip,
@@ -84,13 +90,24 @@ impl PolicyCheck {
             }
             .into();
         };
-        let SessionState { policy, analysis, last } = &mut *state;
+        let SessionState {
+            policy,
+            analysis,
+            last,
+            sql_names,
+        } = &mut *state;
         let decision = policy.decide(sql, analysis, &request);
         if decision.is_allowed() {
             // Later statements resolve names with the search_path and prepared
             // statements this one set up, as the server will.
             for facts in decision.facts.iter() {
                 analysis.apply_session_effect(facts);
+                match &facts.session_effect {
+                    Some(SessionEffect::Prepare { name } | SessionEffect::DeclareCursor { name }) => {
+                        sql_names.insert(name.clone());
+                    }
+                    _ => {}
+                }
             }
         }
         if let Some((previous, outcome)) = last.as_ref() {
@@ -173,8 +190,8 @@ impl PolicyCheck {
         let Ok(state) = self.state.lock() else {
             return deny("the session's policy state is unusable after an internal error; reconnect");
         };
-        let replaced = (!portal.is_empty() && state.analysis.cursors.contains_key(portal))
-            || (!statement.is_empty() && state.analysis.prepared.contains_key(statement));
+        let replaced = (!portal.is_empty() && state.sql_names.contains(portal))
+            || (!statement.is_empty() && state.sql_names.contains(statement));
         if replaced {
             return deny(
                 "a SQL cursor or prepared statement has the name of this protocol portal or \
