@@ -264,3 +264,38 @@ async fn system_user_read_as_upstream_does() {
     assert_eq!(values.len(), 3, "{values:?}");
     assert_no_clear_ssn(&format!("{values:?}"), &ssns);
 }
+
+/// Row-level security applies through the notes view too: the view is read with the
+/// gateway role's privileges, so alice sees only her department's notes there.
+#[tokio::test(flavor = "multi_thread")]
+async fn notes_view_keeps_department_scope() {
+    let ehr = Ehr::start().await;
+    let gateway = ehr.connect_gateway("alice").await;
+    let through_view: i64 = gateway
+        .query_one("SELECT count(*) FROM clinical_notes_general", &[])
+        .await
+        .expect("count notes through the view")
+        .get(0);
+
+    let direct = ehr.connect_direct("alice").await;
+    let in_department: i64 = direct
+        .query_one(
+            "SELECT count(*) FROM clinical_notes n JOIN encounters e ON e.id = n.encounter_id \
+             WHERE n.note_type NOT IN ('psychotherapy', 'substance_use')",
+            &[],
+        )
+        .await
+        .expect("count the department's notes directly")
+        .get(0);
+    let all: i64 = ehr
+        .cluster
+        .psql("ehr", "SELECT count(*) FROM clinical_notes WHERE note_type NOT IN ('psychotherapy', 'substance_use')")
+        .expect("count every note as superuser")
+        .trim()
+        .parse()
+        .expect("numeric count");
+
+    assert!(in_department > 0, "alice's department has notes");
+    assert!(in_department < all, "other departments have notes too");
+    assert_eq!(through_view, in_department, "the view returns only alice's department's notes");
+}

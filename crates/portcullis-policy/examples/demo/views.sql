@@ -5,7 +5,10 @@
 -- at all: psychotherapy notes (45 CFR 164.508(a)(2)) and substance use disorder
 -- records (42 CFR Part 2). A view leaves them out, and those users read the
 -- view instead of the table. security_barrier keeps functions in a caller's WHERE clause
--- from seeing rows the view's own condition removes.
+-- from seeing rows the view's own condition removes. security_invoker (PostgreSQL 15
+-- and newer) checks the table's privileges and row-level security as the gateway's
+-- role rather than as the view's owner: without it, an owner that bypasses row-level
+-- security would show every department's notes through the view.
 --
 -- An alternative that needs no view: a row-level security policy on note_type
 -- keyed to a setting the gateway passes at connection start, e.g.
@@ -15,7 +18,7 @@
 -- That keeps clients on the table name but needs the gateway to derive
 -- portcullis.note_access per user, which it does not do yet.
 
-CREATE VIEW public.clinical_notes_general WITH (security_barrier) AS
+CREATE VIEW public.clinical_notes_general WITH (security_barrier, security_invoker = true) AS
     SELECT id, encounter_id, author_staff_id, note_type, body, written_at
     FROM public.clinical_notes
     WHERE note_type NOT IN ('psychotherapy', 'substance_use');
