@@ -76,7 +76,7 @@ impl WebhookSink {
         if status.is_success() {
             return Ok(());
         }
-        let message = format!("the receiver answered HTTP {status}");
+        let message = format!("the receiver returned HTTP {status}");
         // Other client errors (a rejected signature, a wrong path) do not heal by retrying.
         let retry = status.is_server_error()
             || status == reqwest::StatusCode::TOO_MANY_REQUESTS

@@ -182,9 +182,9 @@ impl AuditLog {
     /// The record is written with the next batch that a waiting [`append`](Self::append)
     /// commits, or after a short linger when none arrives, so it costs no `fdatasync` of
     /// its own. Its sequence number is unknown to the caller, and a write failure shows only
-    /// as the log's failure: every later `append` fails. Use it for records whose action has
-    /// already happened and only needs to be described, such as a statement's completion;
-    /// an action that must be recorded before it happens needs `append`.
+    /// as the log's failure: every later `append` fails. Use it for records of actions that
+    /// already happened, such as a statement's completion. An action that must be recorded
+    /// before it happens needs `append`.
     pub async fn append_unsynced(&self, event: AuditEvent) -> Result<(), AuditError> {
         event.validate()?;
         if let Some(reason) = self.inner.failure.get() {

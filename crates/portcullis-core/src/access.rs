@@ -48,7 +48,7 @@ impl FromStr for GrantSource {
 pub struct AccessGrant {
     /// Identifier.
     pub id: GrantId,
-    /// The user who holds the role.
+    /// The user the role is granted to.
     pub user_id: UserId,
     /// The granted role.
     pub role_id: RoleId,
@@ -69,7 +69,7 @@ pub struct AccessGrant {
     /// Time of an early revocation.
     #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
-    /// Who revoked the grant early.
+    /// The user who revoked the grant early.
     pub revoked_by: Option<UserId>,
     /// The request a just-in-time grant was approved from.
     pub request_id: Option<AccessRequestId>,
@@ -187,7 +187,7 @@ pub struct AccessRequest {
     pub expires_at: OffsetDateTime,
 }
 
-/// An approver's answer to a request.
+/// An approver's decision on a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {

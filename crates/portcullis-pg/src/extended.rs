@@ -258,9 +258,8 @@ pub(crate) struct ProtocolState {
     expected: VecDeque<Expect>,
     /// How to take back the map change of each queued client Parse, Bind or
     /// Close, oldest first, one per such expectation. The maps change when the
-    /// message is forwarded, but the server may reject the message (a Parse of a
-    /// name in use) or skip it after an earlier error; the change is then undone,
-    /// so the maps never describe a statement the server does not hold.
+    /// message is forwarded. The server may reject the message (a Parse of a name
+    /// in use) or skip it after an earlier error, and then the change is undone.
     journal: VecDeque<Undo>,
     /// Changes of messages that failed or were skipped, undone newest first.
     rejected: Vec<Undo>,
@@ -707,8 +706,8 @@ impl ProtocolState {
         }
     }
 
-    /// An error on an extended-protocol message: the server skips every message
-    /// up to the next Sync.
+    /// Handles an error on an extended-protocol message, after which the server
+    /// skips every message up to the next Sync.
     fn on_extended_error(
         &mut self,
         error: impl Fn(Option<StatementNumber>) -> Option<(StatementNumber, Completion)>,

@@ -35,9 +35,9 @@ struct SessionState {
     /// The last decision and its outcome. The session's decision cache returns
     /// the same `Arc` for a repeated message, so a repeat reuses the outcome.
     last: Option<(Arc<MessageDecision>, CheckOutcome)>,
-    /// Every name that SQL PREPARE or DECLARE was allowed to use in this session,
-    /// never removed: a SQL CLOSE, DEALLOCATE or DISCARD may be parsed and never
-    /// run, so only a name never used by SQL is known to mean a protocol object.
+    /// Names that SQL PREPARE or DECLARE was allowed to use in this session. They
+    /// are never removed, because a SQL CLOSE, DEALLOCATE or DISCARD may be parsed
+    /// and never run.
     sql_names: HashSet<String>,
 }
 
@@ -182,10 +182,9 @@ fn deny(reason: &str) -> CheckOutcome {
 }
 
 impl PolicyCheck {
-    /// Allows the Execute of a portal the gateway saw bound, unless SQL has since
-    /// made a cursor or prepared statement of the same name (after closing the
-    /// protocol one): the server would then run the SQL object, which the portal's
-    /// masks do not describe.
+    /// Allows the Execute of a portal the gateway saw bound, unless SQL has used
+    /// its name or its statement's name. The server could then run the SQL object,
+    /// which the portal's masks do not describe.
     fn check_protocol_names(&self, statement: &str, portal: &str) -> CheckOutcome {
         let Ok(state) = self.state.lock() else {
             return deny("the session's policy state is unusable after an internal error; reconnect");
